@@ -1,0 +1,26 @@
+//! imgis: an integrated municipal geo-information system server.
+//!
+//! Layout, one domain per folder:
+//! - [`model`]: departments, layers, features, cadastral numbers: the shared vocabulary.
+//! - [`crs`]: coordinate reference systems over PROJ (storage EPSG:4326, metres in the city's CRS).
+//! - [`catalog`]: the city's catalog as data (`data/catalog.toml`): departments, and later
+//!   zone types, services and routing rules.
+//! - [`store`]: the source of truth, PostGIS or an embedded GeoPackage, behind one trait.
+//! - [`index`]: every layer in memory in an R-tree; all reads are answered from it.
+//! - [`demo`]: the deterministic generator of a Kazan-like demo city.
+//! - [`config`]: command-line flags, `IMGIS_*` environment and the config file, merged in one place.
+//! - [`app`]: opening the store, building the index, and running the HTTP server.
+//! - [`api`]: the HTTP surface (axum): handlers, DTOs, and the one place status codes are chosen.
+//!
+//! Data flows one way: store (one transaction) → index → HTTP. The index is a
+//! derived copy, rebuilt from the store at every start.
+
+pub mod api;
+pub mod app;
+pub mod catalog;
+pub mod config;
+pub mod crs;
+pub mod demo;
+pub mod index;
+pub mod model;
+pub mod store;

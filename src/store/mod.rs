@@ -1,0 +1,174 @@
+//! The store: the source of truth for departments, layers and features.
+//!
+//! One trait, two backends that pass one contract test suite
+//! (`tests/store_contract.rs`):
+//! - [`postgis`]: PostgreSQL + PostGIS, production; schema in `migrations/postgis/`.
+//! - [`gpkg`]: an OGC GeoPackage file (SQLite), the embedded default; each layer is
+//!   a standard feature table, so QGIS and `ogrinfo` open the file as it is.
+//!
+//! All SQL of the project lives under this folder. Geometries cross this boundary
+//! in EPSG:4326, lon/lat degrees.
+
+pub mod gpkg;
+pub mod postgis;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::model::{Cadastral, Department, Feature, FeatureId, Layer, LayerCode, LayerSpec, NewFeature};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot connect to {target}: {reason}")]
+    Connect { target: String, reason: String },
+    #[error("{path} is not a GeoPackage ({reason}); the file was left untouched")]
+    NotAGeoPackage { path: String, reason: String },
+    #[error("applying the schema migrations: {0}")]
+    Migrate(String),
+    #[error("layer '{0}' does not exist")]
+    UnknownLayer(LayerCode),
+    #[error("layer '{0}' exists already")]
+    LayerExists(LayerCode),
+    #[error("department '{0}' does not exist")]
+    UnknownDepartment(String),
+    #[error("cadastral number {0} is already used by another parcel")]
+    DuplicateCadastral(String),
+    #[error("feature {index} is a {found}, but layer '{layer}' holds {expected} geometries")]
+    GeometryType {
+        layer: LayerCode,
+        index: usize,
+        found: &'static str,
+        expected: &'static str,
+    },
+    #[error("feature {index} has an empty geometry")]
+    EmptyGeometry { index: usize },
+    #[error("{context}: {source}")]
+    Database {
+        context: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("decoding the geometry of feature {id} in layer '{layer}': {reason}")]
+    Decode {
+        layer: LayerCode,
+        id: FeatureId,
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// Wraps a driver error with what we were doing; used as `.map_err(db("…"))`.
+    pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+        move |source| StoreError::Database { context, source }
+    }
+
+    /// True when the store could not be reached (as opposed to refusing the request);
+    /// the API answers those with 503.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Connect { .. } => true,
+            StoreError::Database { source, .. } => matches!(
+                source,
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// The result of a committed write: the layer as it now is (new version) and
+/// the features as stored, with the ids the store gave them, in input order.
+#[derive(Debug, Clone)]
+pub struct WriteOutcome {
+    pub layer: Layer,
+    pub features: Vec<Feature>,
+}
+
+/// What every backend provides. Every write is one transaction: it either
+/// commits whole and bumps the layer version, or leaves the store as it was.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `"postgis"` or `"gpkg"`, for logs and `/health`.
+    fn backend(&self) -> &'static str;
+
+    /// Where the data lives, with any password redacted.
+    fn location(&self) -> String;
+
+    /// A cheap round trip proving the store answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Inserts or updates departments by code.
+    async fn upsert_departments(&self, departments: &[Department]) -> Result<()>;
+
+    async fn departments(&self) -> Result<Vec<Department>>;
+
+    /// Creates an empty layer at version 0.
+    async fn create_layer(&self, spec: &LayerSpec) -> Result<Layer>;
+
+    /// Changes a layer's title, description, department and public flag (not its
+    /// code, kind or geometry type). Does not bump the version: features did not change.
+    async fn update_layer(&self, spec: &LayerSpec) -> Result<Layer>;
+
+    /// Removes a layer and all its features.
+    async fn delete_layer(&self, code: &LayerCode) -> Result<()>;
+
+    /// All layers, ordered by code.
+    async fn layers(&self) -> Result<Vec<Layer>>;
+
+    async fn layer(&self, code: &LayerCode) -> Result<Option<Layer>>;
+
+    /// Replaces all features of a layer in one transaction and bumps its version.
+    async fn replace_features(&self, code: &LayerCode, features: Vec<NewFeature>) -> Result<WriteOutcome>;
+
+    /// Adds features to a layer in one transaction and bumps its version.
+    async fn append_features(&self, code: &LayerCode, features: Vec<NewFeature>) -> Result<WriteOutcome>;
+
+    /// Every feature of a layer, ordered by id (what the index is built from).
+    async fn features(&self, code: &LayerCode) -> Result<Vec<Feature>>;
+
+    async fn feature(&self, code: &LayerCode, id: FeatureId) -> Result<Option<Feature>>;
+
+    /// The parcel with this cadastral number, with the code of its layer.
+    async fn parcel(&self, cadastral: &Cadastral) -> Result<Option<(LayerCode, Feature)>>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Checks what both backends must refuse before opening a transaction:
+/// geometry type against the layer's, empty geometries, cadastral numbers on
+/// a non-parcel layer are allowed (imports may carry them) but must be unique.
+pub(crate) fn check_features(layer: &Layer, features: &[NewFeature]) -> Result<()> {
+    use geo::HasDimensions;
+    let expected = layer.spec.geometry_type;
+    for (index, f) in features.iter().enumerate() {
+        if !expected.accepts(&f.geometry) {
+            return Err(StoreError::GeometryType {
+                layer: layer.spec.code.clone(),
+                index,
+                found: geometry_name(&f.geometry),
+                expected: expected.ogc_name(),
+            });
+        }
+        if f.geometry.is_empty() {
+            return Err(StoreError::EmptyGeometry { index });
+        }
+    }
+    Ok(())
+}
+
+/// The OGC name of a geometry's type.
+pub fn geometry_name(g: &geo_types::Geometry<f64>) -> &'static str {
+    use geo_types::Geometry as G;
+    match g {
+        G::Point(_) => "POINT",
+        G::Line(_) | G::LineString(_) => "LINESTRING",
+        G::Polygon(_) | G::Rect(_) | G::Triangle(_) => "POLYGON",
+        G::MultiPoint(_) => "MULTIPOINT",
+        G::MultiLineString(_) => "MULTILINESTRING",
+        G::MultiPolygon(_) => "MULTIPOLYGON",
+        G::GeometryCollection(_) => "GEOMETRYCOLLECTION",
+    }
+}

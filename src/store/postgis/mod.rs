@@ -1,0 +1,1 @@
+//! PostGIS backend.
