@@ -1,1 +1,264 @@
-//! TODO
+//! The running application: the store, the index built from it, and the one
+//! write path that keeps them in step (store first, in one transaction; then
+//! the index). `run` serves the HTTP API until a shutdown signal.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+use crate::config::{Config, StoreConfig};
+use crate::demo::{self, DemoError, DemoOptions};
+use crate::index::{Index, IndexError};
+use crate::model::{Layer, LayerCode, NewFeature};
+use crate::store::gpkg::GpkgStore;
+use crate::store::postgis::PostgisStore;
+use crate::store::{DynStore, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("loading the demo city: {0}")]
+    Demo(#[from] DemoError),
+    #[error("a background task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("serving HTTP: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How the last full index build went; logged at start and shown by `/health`.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct IndexStats {
+    pub layers: usize,
+    pub features: usize,
+    /// Wall time to read every layer from the store and build its R-tree.
+    pub build_ms: u128,
+    /// Estimated heap bytes of the whole index.
+    pub memory_bytes: usize,
+}
+
+pub struct App {
+    store: DynStore,
+    index: Index,
+    config: Config,
+    /// One lock per layer, held from the store write until the index has the
+    /// result, so the index applies a layer's writes in commit order.
+    write_locks: Mutex<HashMap<LayerCode, Arc<tokio::sync::Mutex<()>>>>,
+    stats: Mutex<IndexStats>,
+}
+
+/// Opens (and for PostGIS, migrates) the configured store.
+pub async fn open_store(config: &StoreConfig) -> Result<DynStore, StoreError> {
+    match config {
+        StoreConfig::Postgis { url } => {
+            let store = PostgisStore::connect(url).await?;
+            store.migrate().await?;
+            Ok(Arc::new(store))
+        }
+        StoreConfig::Gpkg { path } => Ok(Arc::new(GpkgStore::open(path).await?)),
+    }
+}
+
+/// Generates the demo city and writes it into the store.
+pub async fn load_demo(store: &DynStore, options: DemoOptions) -> Result<demo::LoadSummary, AppError> {
+    let started = Instant::now();
+    let city = tokio::task::spawn_blocking(move || demo::generate(&options)).await??;
+    let generated = started.elapsed();
+    let summary = demo::load(store.as_ref(), city).await?;
+    info!(
+        layers = summary.layers,
+        features = summary.features,
+        generate_ms = generated.as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "demo city loaded"
+    );
+    Ok(summary)
+}
+
+impl App {
+    /// Opens the store, loads the demo city into an empty embedded store when
+    /// configured to, and builds the index.
+    pub async fn open(config: Config) -> Result<Arc<App>, AppError> {
+        let store = open_store(&config.store).await?;
+        info!(backend = store.backend(), location = %store.location(), "store open");
+        if config.store.is_embedded() && config.demo_parcels > 0 && store.layers().await?.is_empty() {
+            info!(parcels = config.demo_parcels, "the embedded store is empty: generating the demo city");
+            load_demo(
+                &store,
+                DemoOptions {
+                    parcels: config.demo_parcels,
+                    ..DemoOptions::default()
+                },
+            )
+            .await?;
+        }
+        Self::with_store(config, store).await
+    }
+
+    /// An app over an already opened store (tests use this with their own stores).
+    pub async fn with_store(config: Config, store: DynStore) -> Result<Arc<App>, AppError> {
+        let app = Arc::new(App {
+            store,
+            index: Index::new(),
+            config,
+            write_locks: Mutex::default(),
+            stats: Mutex::default(),
+        });
+        app.rebuild_index().await?;
+        Ok(app)
+    }
+
+    pub fn store(&self) -> &DynStore {
+        &self.store
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn index_stats(&self) -> IndexStats {
+        *self.stats.lock().expect("stats lock is never held across a panic")
+    }
+
+    /// Reads every layer from the store and publishes its index.
+    pub async fn rebuild_index(&self) -> Result<IndexStats, AppError> {
+        let started = Instant::now();
+        let layers = self.store.layers().await?;
+        let mut features = 0;
+        for layer in &layers {
+            features += self.reload_layer_from(layer.clone()).await?;
+        }
+        for code in self.index.snapshot().keys() {
+            if !layers.iter().any(|l| l.code() == code) {
+                self.index.remove_layer(code);
+            }
+        }
+        let stats = IndexStats {
+            layers: layers.len(),
+            features,
+            build_ms: started.elapsed().as_millis(),
+            memory_bytes: self.index.memory().bytes,
+        };
+        info!(
+            layers = stats.layers,
+            features = stats.features,
+            build_ms = stats.build_ms as u64,
+            memory_mb = format!("{:.1}", stats.memory_bytes as f64 / 1_048_576.0),
+            bytes_per_feature = stats.memory_bytes.checked_div(stats.features).unwrap_or(0),
+            "index built"
+        );
+        *self.stats.lock().expect("stats lock is never held across a panic") = stats;
+        Ok(stats)
+    }
+
+    async fn reload_layer_from(&self, layer: Layer) -> Result<usize, AppError> {
+        let features = self.store.features(layer.code()).await?;
+        let n = features.len();
+        let index = &self.index;
+        // The R-tree bulk load is CPU work: keep it off the async workers.
+        let built = tokio::task::spawn_blocking(move || crate::index::LayerIndex::build(layer, features)).await?;
+        index.publish(built);
+        Ok(n)
+    }
+
+    /// Reloads one layer from the store (after a version gap, or a change made elsewhere).
+    pub async fn reload_layer(&self, code: &LayerCode) -> Result<(), AppError> {
+        match self.store.layer(code).await? {
+            Some(layer) => {
+                self.reload_layer_from(layer).await?;
+            }
+            None => self.index.remove_layer(code),
+        }
+        Ok(())
+    }
+
+    fn write_lock(&self, code: &LayerCode) -> Arc<tokio::sync::Mutex<()>> {
+        self.write_locks
+            .lock()
+            .expect("write-lock table is never held across a panic")
+            .entry(code.clone())
+            .or_default()
+            .clone()
+    }
+
+    /// Replaces a layer's features: store (one transaction), then index.
+    pub async fn replace_features(&self, code: &LayerCode, features: Vec<NewFeature>) -> Result<Layer, AppError> {
+        let lock = self.write_lock(code);
+        let _guard = lock.lock().await;
+        let outcome = self.store.replace_features(code, features).await?;
+        let layer = outcome.layer.clone();
+        let index_layer = outcome.layer;
+        let features = outcome.features;
+        let built = tokio::task::spawn_blocking(move || crate::index::LayerIndex::build(index_layer, features)).await?;
+        self.index.publish(built);
+        Ok(layer)
+    }
+
+    /// Appends features to a layer: store (one transaction), then index.
+    pub async fn append_features(&self, code: &LayerCode, features: Vec<NewFeature>) -> Result<Layer, AppError> {
+        let lock = self.write_lock(code);
+        let _guard = lock.lock().await;
+        let outcome = self.store.append_features(code, features).await?;
+        let layer = outcome.layer.clone();
+        match self.index.append(outcome.layer, outcome.features) {
+            Ok(()) => {}
+            Err(e @ (IndexError::VersionGap { .. } | IndexError::UnknownLayer(_))) => {
+                // Another instance or process wrote too: the store has the whole truth.
+                warn!(error = %e, "index out of step with the store; reloading the layer");
+                self.reload_layer(code).await?;
+            }
+        }
+        Ok(layer)
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then lets in-flight
+/// requests finish.
+pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
+    let addr = listener.local_addr()?;
+    info!(%addr, "serving http://{addr}/");
+    axum::serve(listener, crate::api::router(app))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    info!("server stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM (how systemd and operators stop a service).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => info!("Ctrl-C: shutting down"),
+        () = term => info!("SIGTERM: shutting down"),
+    }
+}
+
+/// How long `/health` waits for the store before calling it unreachable.
+pub const HEALTH_STORE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -1,1 +1,247 @@
-//! TODO
+//! Configuration: command-line flags, `IMGIS_*` environment variables and an
+//! optional TOML file, merged here and only here, in one direction:
+//! flags > environment > file > defaults.
+//!
+//! clap reads flags and environment together (each flag names its variable);
+//! what neither gave falls back to the file, then to the default. Each merge
+//! destructures the argument struct, so a flag added but not merged does not compile.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+use crate::store::postgis::redact_url;
+
+/// Where the embedded GeoPackage lives unless told otherwise.
+pub const DEFAULT_GPKG: &str = "data/imgis.gpkg";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Parcels of the demo city loaded at the first start of the embedded default:
+/// small enough to generate and load in about a second.
+pub const DEFAULT_DEMO_PARCELS: usize = 5_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading config file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{what} '{value}' is not valid: {reason}")]
+    Invalid {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "imgis", version, about = "Integrated municipal geo-information system server")]
+pub struct Cli {
+    /// TOML config file (keys as the long flags, with '_' for '-').
+    #[arg(long, global = true, env = "IMGIS_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the map, tiles and APIs over HTTP.
+    Serve(ServeArgs),
+    /// Create or upgrade the store's schema.
+    Migrate(StoreArgs),
+    /// Generate the demo city (a Kazan-like town) and load it into the store.
+    Demo(DemoArgs),
+}
+
+/// Which store to use: PostGIS when `--database` is given, else the GeoPackage.
+#[derive(Debug, Args, Default)]
+pub struct StoreArgs {
+    /// PostgreSQL/PostGIS URL, e.g. postgres://user:pass@host:5432/db. Without it, the embedded GeoPackage is used.
+    #[arg(long, env = "IMGIS_DATABASE")]
+    pub database: Option<String>,
+    /// Path of the embedded GeoPackage (used when no --database is given).
+    #[arg(long, env = "IMGIS_GPKG")]
+    pub gpkg: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on.
+    #[arg(long, env = "IMGIS_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Parcels of the demo city loaded when the embedded GeoPackage starts empty (0: start empty).
+    #[arg(long, env = "IMGIS_DEMO_PARCELS")]
+    pub demo_parcels: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Number of parcels to generate.
+    #[arg(long, env = "IMGIS_DEMO_PARCELS")]
+    pub parcels: Option<usize>,
+    /// Seed of the generator: the same seed and size give the same city.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// The config file: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub database: Option<String>,
+    pub gpkg: Option<PathBuf>,
+    pub demo_parcels: Option<usize>,
+    /// The city's metric CRS for areas and buffers (default EPSG:32639).
+    pub metric_srs: Option<String>,
+}
+
+impl FileConfig {
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let Some(path) = path else { return Ok(Self::default()) };
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: name.clone(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: name,
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Which store, resolved.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    Postgis { url: String },
+    Gpkg { path: PathBuf },
+}
+
+impl std::fmt::Debug for StoreConfig {
+    /// The URL is redacted: configs end up in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Postgis { url } => write!(f, "Postgis({})", redact_url(url)),
+            Self::Gpkg { path } => write!(f, "Gpkg({})", path.display()),
+        }
+    }
+}
+
+impl StoreConfig {
+    pub fn resolve(args: StoreArgs, file: &FileConfig) -> Self {
+        let StoreArgs { database, gpkg } = args;
+        match database.or_else(|| file.database.clone()) {
+            Some(url) => Self::Postgis { url },
+            None => Self::Gpkg {
+                path: gpkg
+                    .or_else(|| file.gpkg.clone())
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_GPKG)),
+            },
+        }
+    }
+
+    pub fn is_embedded(&self) -> bool {
+        matches!(self, Self::Gpkg { .. })
+    }
+}
+
+/// Everything `serve` needs, resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub store: StoreConfig,
+    /// Parcels of the demo city to load when the embedded store starts empty; 0 = none.
+    pub demo_parcels: usize,
+    /// The city's metric CRS (areas, buffers, distances in metres).
+    pub metric_srs: String,
+}
+
+impl Config {
+    /// A config for tests and embedding: the given store, port 0, no demo.
+    pub fn for_store(store: StoreConfig) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            store,
+            demo_parcels: 0,
+            metric_srs: crate::crs::KAZAN_METRIC_SRS.to_owned(),
+        }
+    }
+
+    pub fn resolve_serve(args: ServeArgs, file: &FileConfig) -> Result<Self, ConfigError> {
+        let ServeArgs {
+            store,
+            listen,
+            demo_parcels,
+        } = args;
+        let listen = match listen.or(file.listen) {
+            Some(a) => a,
+            None => DEFAULT_LISTEN.parse().map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
+                what: "listen address",
+                value: DEFAULT_LISTEN.into(),
+                reason: e.to_string(),
+            })?,
+        };
+        Ok(Self {
+            listen,
+            store: StoreConfig::resolve(store, file),
+            demo_parcels: demo_parcels.or(file.demo_parcels).unwrap_or(DEFAULT_DEMO_PARCELS),
+            metric_srs: file
+                .metric_srs
+                .clone()
+                .unwrap_or_else(|| crate::crs::KAZAN_METRIC_SRS.to_owned()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_file_and_file_over_defaults() {
+        let file: FileConfig = toml::from_str("listen = '0.0.0.0:9000'\ngpkg = 'city.gpkg'\ndemo_parcels = 7").unwrap();
+        let c = Config::resolve_serve(
+            ServeArgs {
+                store: StoreArgs::default(),
+                listen: Some("127.0.0.1:1234".parse().unwrap()),
+                demo_parcels: None,
+            },
+            &file,
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 1234);
+        assert_eq!(c.demo_parcels, 7);
+        assert_eq!(c.store, StoreConfig::Gpkg { path: "city.gpkg".into() });
+
+        let c = Config::resolve_serve(
+            ServeArgs {
+                store: StoreArgs {
+                    database: Some("postgres://u:pw@h/db".into()),
+                    gpkg: None,
+                },
+                listen: None,
+                demo_parcels: None,
+            },
+            &FileConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert!(!format!("{c:?}").contains("pw"), "the password never reaches Debug output");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        assert!(toml::from_str::<FileConfig>("listen_addr = 'x'").is_err());
+    }
+}

@@ -51,6 +51,12 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    #[error("encoding the geometry of feature {index} for layer '{layer}': {reason}")]
+    Encode {
+        layer: LayerCode,
+        index: usize,
+        reason: String,
+    },
     #[error("decoding the geometry of feature {id} in layer '{layer}': {reason}")]
     Decode {
         layer: LayerCode,

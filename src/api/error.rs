@@ -1,0 +1,101 @@
+//! The one place HTTP status codes are chosen. Every error answer is JSON
+//! `{ "error": "<code>", "message": "<sentence>" }`; internal details are logged,
+//! never sent.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::app::AppError;
+use crate::model::CadastralError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    UnknownLayer(String),
+    #[error("{0}")]
+    UnknownParcel(String),
+    #[error("{0}")]
+    BadCadastral(#[from] CadastralError),
+    #[error("{0}")]
+    NoRoute(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(anyhow_free::Internal),
+}
+
+/// Kept apart so no caller builds an internal error with a message meant for users.
+mod anyhow_free {
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    pub struct Internal(pub String);
+}
+
+impl ApiError {
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        ApiError::Internal(anyhow_free::Internal(e.to_string()))
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::UnknownLayer(_) => (StatusCode::NOT_FOUND, "unknown_layer"),
+            ApiError::UnknownParcel(_) => (StatusCode::NOT_FOUND, "unknown_parcel"),
+            ApiError::BadCadastral(_) => (StatusCode::BAD_REQUEST, "malformed_cadastral_number"),
+            ApiError::NoRoute(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UnknownLayer(code) => ApiError::UnknownLayer(format!("layer '{code}' does not exist")),
+            e if e.is_unavailable() => ApiError::Unavailable("the store cannot be reached; try again shortly".into()),
+            e => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Store(e) => e.into(),
+            e => ApiError::internal(e),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match &self {
+            ApiError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                "internal error; the server log has the details".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut response = (status, Json(json!({ "error": code, "message": message }))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+/// The status `/health` answers with: 200 when everything works, 503 when
+/// degraded (reads still served from the index, but the store is unreachable).
+pub fn health_status(healthy: bool) -> StatusCode {
+    if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}

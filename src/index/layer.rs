@@ -1,0 +1,278 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use geo::{BoundingRect, Intersects};
+use geo_types::{Coord, Geometry, Point, Rect};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{RTree, AABB};
+
+use crate::model::{Cadastral, Feature, FeatureId, Layer, LayerCode};
+
+/// An R-tree entry: a feature's bounding box (lon/lat degrees) and the feature.
+type Entry = GeomWithData<Rectangle<[f64; 2]>, Arc<Feature>>;
+
+/// One layer in memory: its metadata as of `layer.version`, an R-tree over
+/// feature envelopes, and lookups by id and cadastral number.
+pub struct LayerIndex {
+    /// The layer's metadata at the version these features belong to.
+    layer: Layer,
+    tree: RTree<Entry>,
+    by_id: HashMap<FeatureId, Arc<Feature>>,
+    /// Only parcel layers fill this; empty elsewhere.
+    by_cadastral: HashMap<Cadastral, FeatureId>,
+    /// Extent of all features, lon/lat degrees; `None` for an empty layer.
+    extent: Option<Rect<f64>>,
+}
+
+/// Heap bytes held by the index, estimated from the structures' sizes (the
+/// benchmark measures the real figure with a counting allocator).
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct MemoryEstimate {
+    pub features: usize,
+    pub bytes: usize,
+}
+
+impl std::ops::Add for MemoryEstimate {
+    type Output = Self;
+    fn add(self, o: Self) -> Self {
+        Self {
+            features: self.features + o.features,
+            bytes: self.bytes + o.bytes,
+        }
+    }
+}
+
+fn envelope(g: &Geometry<f64>) -> Option<Rect<f64>> {
+    g.bounding_rect()
+}
+
+fn entry(f: Arc<Feature>) -> Option<Entry> {
+    let r = envelope(&f.geometry)?;
+    Some(GeomWithData::new(
+        Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+        f,
+    ))
+}
+
+fn union(a: Option<Rect<f64>>, b: Option<Rect<f64>>) -> Option<Rect<f64>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(Rect::new(
+            Coord {
+                x: a.min().x.min(b.min().x),
+                y: a.min().y.min(b.min().y),
+            },
+            Coord {
+                x: a.max().x.max(b.max().x),
+                y: a.max().y.max(b.max().y),
+            },
+        )),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+impl LayerIndex {
+    /// Builds the index of a layer in one pass; `bulk_load` packs the tree
+    /// (faster to build and to query than inserting one by one).
+    pub fn build(layer: Layer, features: Vec<Feature>) -> Self {
+        let mut by_id = HashMap::with_capacity(features.len());
+        let mut by_cadastral = HashMap::new();
+        let mut entries = Vec::with_capacity(features.len());
+        let mut extent = None;
+        for f in features {
+            let f = Arc::new(f);
+            if let Some(c) = &f.cadastral {
+                by_cadastral.insert(c.clone(), f.id);
+            }
+            extent = union(extent, envelope(&f.geometry));
+            by_id.insert(f.id, f.clone());
+            // The store refuses empty geometries, so every feature has an envelope.
+            entries.extend(entry(f));
+        }
+        Self {
+            layer,
+            tree: RTree::bulk_load(entries),
+            by_id,
+            by_cadastral,
+            extent,
+        }
+    }
+
+    /// A copy of this layer with more features (sharing the existing ones).
+    pub(super) fn with_appended(&self, layer: Layer, features: Vec<Feature>) -> Self {
+        let mut next = Self {
+            layer,
+            tree: self.tree.clone(),
+            by_id: self.by_id.clone(),
+            by_cadastral: self.by_cadastral.clone(),
+            extent: self.extent,
+        };
+        for f in features {
+            let f = Arc::new(f);
+            if let Some(c) = &f.cadastral {
+                next.by_cadastral.insert(c.clone(), f.id);
+            }
+            next.extent = union(next.extent, envelope(&f.geometry));
+            next.by_id.insert(f.id, f.clone());
+            if let Some(e) = entry(f) {
+                next.tree.insert(e);
+            }
+        }
+        next
+    }
+
+    pub(super) fn with_meta(&self, layer: Layer) -> Self {
+        Self {
+            layer: Layer {
+                version: self.layer.version,
+                feature_count: self.layer.feature_count,
+                updated_at: self.layer.updated_at,
+                ..layer
+            },
+            tree: self.tree.clone(),
+            by_id: self.by_id.clone(),
+            by_cadastral: self.by_cadastral.clone(),
+            extent: self.extent,
+        }
+    }
+
+    pub fn layer(&self) -> &Layer {
+        &self.layer
+    }
+
+    pub fn code(&self) -> &LayerCode {
+        &self.layer.spec.code
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Extent of the layer, lon/lat degrees.
+    pub fn extent(&self) -> Option<Rect<f64>> {
+        self.extent
+    }
+
+    pub fn feature(&self, id: FeatureId) -> Option<Arc<Feature>> {
+        self.by_id.get(&id).cloned()
+    }
+
+    pub fn by_cadastral(&self, c: &Cadastral) -> Option<Arc<Feature>> {
+        self.by_cadastral.get(c).and_then(|id| self.feature(*id))
+    }
+
+    /// Features whose envelope intersects `bbox` (lon/lat degrees). A coarse
+    /// filter: callers that need exact answers test the geometry.
+    pub fn in_envelope(&self, bbox: Rect<f64>) -> impl Iterator<Item = &Arc<Feature>> {
+        let aabb = AABB::from_corners([bbox.min().x, bbox.min().y], [bbox.max().x, bbox.max().y]);
+        self.tree
+            .locate_in_envelope_intersecting(&aabb)
+            .map(|e| &e.data)
+    }
+
+    /// Features whose geometry intersects `bbox` exactly (lon/lat degrees).
+    pub fn intersecting(&self, bbox: Rect<f64>) -> impl Iterator<Item = &Arc<Feature>> {
+        let poly = bbox.to_polygon();
+        self.in_envelope(bbox)
+            .filter(move |f| f.geometry.intersects(&poly))
+    }
+
+    /// Features whose geometry contains or touches the point (lon/lat degrees).
+    pub fn at_point(&self, lon: f64, lat: f64) -> impl Iterator<Item = &Arc<Feature>> {
+        let p = Point::new(lon, lat);
+        self.tree
+            .locate_all_at_point(&[lon, lat])
+            .map(|e| &e.data)
+            .filter(move |f| f.geometry.intersects(&p))
+    }
+
+    /// Heap bytes of this layer, estimated from structure sizes and vertex counts.
+    pub fn memory(&self) -> MemoryEstimate {
+        use geo::CoordsIter;
+        use std::mem::size_of;
+        let mut bytes = 0usize;
+        for f in self.by_id.values() {
+            // Arc header + the feature + its coordinates; properties as their JSON length
+            // times two (map nodes and string headers roughly double the text).
+            bytes += 16 + size_of::<Feature>() + f.geometry.coords_count() * size_of::<Coord<f64>>();
+            bytes += serde_json::to_string(&f.properties).map_or(0, |s| s.len() * 2);
+        }
+        // R-tree leaves plus about one node per six entries; hash maps with their slack.
+        bytes += self.tree.size() * size_of::<Entry>() * 7 / 6;
+        bytes += self.by_id.capacity() * (size_of::<FeatureId>() + size_of::<Arc<Feature>>() + 1);
+        bytes += self.by_cadastral.capacity() * (size_of::<Cadastral>() + size_of::<FeatureId>() + 24);
+        MemoryEstimate {
+            features: self.len(),
+            bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{GeometryType, LayerKind, LayerSpec};
+    use geo_types::polygon;
+
+    fn layer(version: i64) -> Layer {
+        Layer {
+            spec: LayerSpec {
+                code: "parcels".parse().unwrap(),
+                title: "t".into(),
+                description: String::new(),
+                kind: LayerKind::Parcels,
+                department: None,
+                geometry_type: GeometryType::Polygon,
+                public: true,
+            },
+            version,
+            updated_at: chrono::Utc::now(),
+            feature_count: 0,
+        }
+    }
+
+    /// A 1 × 1 degree square with its lower-left corner at (x, y).
+    fn square(id: FeatureId, x: f64, y: f64) -> Feature {
+        Feature {
+            id,
+            geometry: polygon![(x: x, y: y), (x: x + 1.0, y: y), (x: x + 1.0, y: y + 1.0), (x: x, y: y + 1.0)].into(),
+            cadastral: Some(format!("16:50:000001:{id}").parse().unwrap()),
+            properties: Default::default(),
+        }
+    }
+
+    #[test]
+    fn point_and_bbox_queries_are_exact() {
+        let features: Vec<_> = (0..100).map(|i| square(i, (i % 10) as f64 * 2.0, (i / 10) as f64 * 2.0)).collect();
+        let idx = LayerIndex::build(layer(1), features);
+        assert_eq!(idx.len(), 100);
+        // Inside square 11 (x 2..3, y 2..3); the gap at x 1.5 holds nothing.
+        let hits: Vec<_> = idx.at_point(2.5, 2.5).map(|f| f.id).collect();
+        assert_eq!(hits, vec![11]);
+        assert_eq!(idx.at_point(1.5, 2.5).count(), 0);
+        // A box over x 0..4.5, y 0..0.5 touches squares 0, 1 and 2.
+        let mut hits: Vec<_> = idx
+            .intersecting(Rect::new(Coord { x: 0.0, y: 0.0 }, Coord { x: 4.5, y: 0.5 }))
+            .map(|f| f.id)
+            .collect();
+        hits.sort();
+        assert_eq!(hits, vec![0, 1, 2]);
+        assert_eq!(idx.by_cadastral(&"16:50:000001:42".parse().unwrap()).unwrap().id, 42);
+        let e = idx.extent().unwrap();
+        assert_eq!((e.min().x, e.min().y, e.max().x, e.max().y), (0.0, 0.0, 19.0, 19.0));
+    }
+
+    #[test]
+    fn append_shares_old_features_and_adds_new_ones() {
+        let idx = LayerIndex::build(layer(1), vec![square(1, 0.0, 0.0)]);
+        let next = idx.with_appended(layer(2), vec![square(2, 5.0, 5.0)]);
+        assert_eq!(idx.len(), 1, "the old state is untouched");
+        assert_eq!(next.len(), 2);
+        assert!(Arc::ptr_eq(&idx.feature(1).unwrap(), &next.feature(1).unwrap()));
+        assert_eq!(next.at_point(5.5, 5.5).next().unwrap().id, 2);
+    }
+}

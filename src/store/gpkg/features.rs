@@ -1,0 +1,303 @@
+//! Feature rows: reading them back, and the bulk write both `replace_features`
+//! and `append_features` go through.
+//!
+//! A feature table row is `(fid, geom, cadastral, properties)`: the geometry as a
+//! GeoPackage blob in EPSG:4326, the cadastral number as text (also kept in
+//! `imgis_cadastre`, which enforces uniqueness across layers), and the
+//! properties as a JSON object in text.
+
+use std::collections::HashSet;
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use super::geometry::{self, Bounds};
+use super::layers::{self, table};
+use crate::model::{Cadastral, Feature, FeatureId, Layer, LayerCode, NewFeature, Properties};
+use crate::store::{Result, StoreError};
+
+/// Rows per multi-row INSERT. Statements are sent to SQLite's worker thread one
+/// at a time, so one row per statement would make 300 000 round trips; 500 rows
+/// × 4 parameters stays far below SQLite's limit of 32 766 parameters, and the
+/// one SQL text per layer lets the prepared statement be reused for every full batch.
+const BATCH: usize = 500;
+
+/// Replace or append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteMode {
+    Replace,
+    Append,
+}
+
+/// A feature ready for SQLite: everything that can fail or costs CPU is done
+/// before the write lock is taken.
+pub(crate) struct Encoded {
+    /// GeoPackage geometry blob.
+    geom: Vec<u8>,
+    /// The properties as JSON text.
+    properties: String,
+}
+
+/// Encodes geometries and properties and computes the extent. CPU-bound: callers
+/// run it on a blocking thread.
+pub(crate) fn encode(features: &[NewFeature]) -> Result<(Vec<Encoded>, Option<Bounds>)> {
+    let encoded = features
+        .iter()
+        .enumerate()
+        .map(|(index, f)| {
+            let geom = geometry::encode(&f.geometry).map_err(|_| StoreError::EmptyGeometry { index })?;
+            let properties = serde_json::Value::Object(f.properties.clone()).to_string();
+            Ok(Encoded { geom, properties })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((encoded, Bounds::of(features.iter().map(|f| &f.geometry))))
+}
+
+/// `DuplicateCadastral` if a number appears twice in one write (the primary key
+/// would catch it too, but only after inserting; this names the number for free).
+pub(crate) fn check_unique_cadastral(features: &[NewFeature]) -> Result<()> {
+    let mut seen = HashSet::with_capacity(features.len());
+    for c in features.iter().filter_map(|f| f.cadastral.as_ref()) {
+        if !seen.insert(c.as_str()) {
+            return Err(StoreError::DuplicateCadastral(c.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// The write itself, inside the caller's `BEGIN IMMEDIATE` transaction; the
+/// caller commits. `layer` was read in this transaction.
+pub(crate) async fn write(
+    conn: &mut SqliteConnection,
+    layer: &Layer,
+    mode: WriteMode,
+    features: &[NewFeature],
+    encoded: &[Encoded],
+    new_bounds: Option<Bounds>,
+) -> Result<(Layer, FeatureId)> {
+    let code = &layer.spec.code;
+    let table = table(code);
+    if mode == WriteMode::Replace {
+        // No WHERE: SQLite truncates the table in one step. AUTOINCREMENT keeps
+        // its sequence, so the new rows get new ids.
+        sqlx::query(&format!("DELETE FROM {table}"))
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("deleting a layer's features"))?;
+        sqlx::query("DELETE FROM imgis_cadastre WHERE layer = ?")
+            .bind(code.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("freeing a layer's cadastral numbers"))?;
+    }
+
+    // We hold the write lock, so we can number the rows ourselves: exactly what
+    // AUTOINCREMENT would give (after the largest id ever used), and the ids
+    // come out in input order without a RETURNING round trip per row.
+    // Inserting explicit ids moves the table's sqlite_sequence along with them.
+    let last_id: i64 = sqlx::query_scalar(&format!(
+        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0),
+                    coalesce((SELECT max(fid) FROM {table}), 0))"
+    ))
+    .bind(code.as_str())
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(StoreError::db("reading a layer's last feature id"))?;
+    let first_id = last_id + 1;
+
+    insert_rows(conn, &table, first_id, features, encoded).await?;
+    insert_cadastre(conn, code, first_id, features).await?;
+
+    let (count, bounds) = match mode {
+        WriteMode::Replace => (to_i64(features.len()), new_bounds),
+        WriteMode::Append => (
+            layer.feature_count + to_i64(features.len()),
+            Bounds::union(layers::bounds(conn, code).await?, new_bounds),
+        ),
+    };
+    let layer = layers::record_write(conn, layer, count, bounds).await?;
+    Ok((layer, first_id))
+}
+
+async fn insert_rows(
+    conn: &mut SqliteConnection,
+    table: &str,
+    first_id: FeatureId,
+    features: &[NewFeature],
+    encoded: &[Encoded],
+) -> Result<()> {
+    let prefix = format!("INSERT INTO {table} (fid, geom, cadastral, properties) VALUES ");
+    let full = insert_sql(&prefix, 4, BATCH);
+    let mut fid = first_id;
+    for (fs, es) in features.chunks(BATCH).zip(encoded.chunks(BATCH)) {
+        let partial;
+        let sql = if fs.len() == BATCH {
+            &full
+        } else {
+            partial = insert_sql(&prefix, 4, fs.len());
+            &partial
+        };
+        let mut q = sqlx::query(sql);
+        for (f, e) in fs.iter().zip(es) {
+            q = q
+                .bind(fid)
+                .bind(e.geom.as_slice())
+                .bind(f.cadastral.as_ref().map(Cadastral::as_str))
+                .bind(e.properties.as_str());
+            fid += 1;
+        }
+        q.execute(&mut *conn)
+            .await
+            .map_err(StoreError::db("inserting features"))?;
+    }
+    Ok(())
+}
+
+async fn insert_cadastre(
+    conn: &mut SqliteConnection,
+    code: &LayerCode,
+    first_id: FeatureId,
+    features: &[NewFeature],
+) -> Result<()> {
+    let numbered: Vec<(&str, FeatureId)> = features
+        .iter()
+        .zip(first_id..)
+        .filter_map(|(f, id)| f.cadastral.as_ref().map(|c| (c.as_str(), id)))
+        .collect();
+    let prefix = "INSERT INTO imgis_cadastre (cadastral, layer, fid) VALUES ";
+    let full = insert_sql(prefix, 3, BATCH);
+    for chunk in numbered.chunks(BATCH) {
+        let partial;
+        let sql = if chunk.len() == BATCH {
+            &full
+        } else {
+            partial = insert_sql(prefix, 3, chunk.len());
+            &partial
+        };
+        let mut q = sqlx::query(sql);
+        for (number, fid) in chunk {
+            q = q.bind(*number).bind(code.as_str()).bind(*fid);
+        }
+        if let Err(e) = q.execute(&mut *conn).await {
+            let unique = e
+                .as_database_error()
+                .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation);
+            if unique {
+                if let Some(number) = taken_number(conn, chunk).await? {
+                    return Err(StoreError::DuplicateCadastral(number));
+                }
+            }
+            return Err(StoreError::db("registering cadastral numbers")(e));
+        }
+    }
+    Ok(())
+}
+
+/// Which number of a batch that failed on the primary key is held by another
+/// feature. SQLite undid the failed statement, and numbers within one write are
+/// unique (checked before), so the holder is a row written before this write.
+async fn taken_number(conn: &mut SqliteConnection, chunk: &[(&str, FeatureId)]) -> Result<Option<String>> {
+    let placeholders = vec!["?"; chunk.len()].join(", ");
+    let sql = format!("SELECT cadastral FROM imgis_cadastre WHERE cadastral IN ({placeholders}) LIMIT 1");
+    let mut q = sqlx::query_scalar::<_, String>(&sql).persistent(false);
+    for (number, _) in chunk {
+        q = q.bind(*number);
+    }
+    q.fetch_optional(&mut *conn)
+        .await
+        .map_err(StoreError::db("finding a duplicate cadastral number"))
+}
+
+/// `prefix` followed by `rows` groups of `columns` placeholders.
+fn insert_sql(prefix: &str, columns: usize, rows: usize) -> String {
+    let group = format!("({})", vec!["?"; columns].join(", "));
+    let mut sql = String::with_capacity(prefix.len() + rows * (group.len() + 2));
+    sql.push_str(prefix);
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&group);
+    }
+    sql
+}
+
+fn to_i64(n: usize) -> i64 {
+    i64::try_from(n).expect("a feature count fits in i64")
+}
+
+/// The columns every feature read selects, in the order `decode_row` expects.
+pub(crate) fn select_sql(code: &LayerCode, filter: &str) -> String {
+    format!(
+        "SELECT fid, geom, cadastral, properties FROM {} {filter}",
+        table(code)
+    )
+}
+
+/// Turns a row of `select_sql` into a feature. CPU-bound for big layers: the
+/// caller decides where to run it.
+pub(crate) fn decode_row(code: &LayerCode, row: &SqliteRow) -> Result<Feature> {
+    let get = |e: sqlx::Error| StoreError::Database {
+        context: "reading a feature row",
+        source: e,
+    };
+    let id: FeatureId = row.try_get("fid").map_err(get)?;
+    let fail = |reason: String| StoreError::Decode {
+        layer: code.clone(),
+        id,
+        reason,
+    };
+    let blob: Option<&[u8]> = row.try_get("geom").map_err(get)?;
+    let geometry = geometry::decode(blob.ok_or_else(|| fail("the feature has no geometry".to_owned()))?)
+        .map_err(fail)?;
+    let cadastral: Option<&str> = row.try_get("cadastral").map_err(get)?;
+    let cadastral = cadastral
+        .map(str::parse::<Cadastral>)
+        .transpose()
+        .map_err(|e| fail(e.to_string()))?;
+    let properties: &str = row.try_get("properties").map_err(get)?;
+    let properties: Properties =
+        serde_json::from_str(properties).map_err(|e| fail(format!("properties are not a JSON object: {e}")))?;
+    Ok(Feature {
+        id,
+        geometry,
+        cadastral,
+        properties,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::props;
+    use geo_types::point;
+
+    #[test]
+    fn insert_sql_shape() {
+        assert_eq!(insert_sql("INSERT INTO t VALUES ", 2, 3), "INSERT INTO t VALUES (?, ?), (?, ?), (?, ?)");
+    }
+
+    #[test]
+    fn duplicates_within_one_write_are_named() {
+        let c: Cadastral = "16:50:011101:12".parse().unwrap();
+        let f = NewFeature::new(point!(x: 1.0, y: 2.0).into(), props([])).with_cadastral(c);
+        assert!(check_unique_cadastral(&[f.clone()]).is_ok());
+        match check_unique_cadastral(&[f.clone(), f]) {
+            Err(StoreError::DuplicateCadastral(n)) => assert_eq!(n, "16:50:011101:12"),
+            other => panic!("expected DuplicateCadastral, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn encode_computes_extent_and_json() {
+        let fs = [
+            NewFeature::new(point!(x: 1.0, y: 2.0).into(), props([("name", "Участок".into())])),
+            NewFeature::new(point!(x: -1.0, y: 5.0).into(), props([])),
+        ];
+        let (enc, bounds) = encode(&fs).unwrap();
+        assert_eq!(enc[0].properties, r#"{"name":"Участок"}"#);
+        assert_eq!(enc[1].properties, "{}");
+        let b = bounds.unwrap();
+        assert_eq!((b.min_x, b.min_y, b.max_x, b.max_y), (-1.0, 2.0, 1.0, 5.0));
+    }
+}

@@ -1,0 +1,41 @@
+//! The store contract (`tests/common/contract.rs`) run against every backend:
+//! one `#[tokio::test]` per contract case and backend, named `<backend>_<case>`.
+
+mod common;
+
+use common::contract;
+
+/// Instantiates contract cases for one backend. `setup` is an async fn returning
+/// `(guard, store)`: the guard (a temporary directory, a database handle …) is
+/// kept alive until the case ends, and `&store` must coerce to `&dyn Store`.
+macro_rules! contract_tests {
+    (setup: $setup:path; $($test:ident => $case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $test() {
+                let (_guard, store) = $setup().await;
+                contract::$case(&store).await;
+            }
+        )*
+    };
+}
+
+// GeoPackage: a fresh file per case.
+contract_tests! {
+    setup: common::gpkg_store;
+    gpkg_round_trip_every_geometry_type => round_trip_every_geometry_type,
+    gpkg_cadastral_lookup => cadastral_lookup,
+    gpkg_layer_versions => layer_versions,
+    gpkg_failed_write_leaves_previous_state => failed_write_leaves_previous_state,
+    gpkg_errors_for_missing_and_existing_things => errors_for_missing_and_existing_things,
+    gpkg_delete_layer_frees_cadastral_numbers => delete_layer_frees_cadastral_numbers,
+    gpkg_departments_upsert_and_list => departments_upsert_and_list,
+}
+
+// PostGIS: add the second instantiation here, with the same cases named
+// `postgis_<case>` and a `setup` that connects to the test database, e.g.
+// contract_tests! {
+//     setup: common::postgis_store;
+//     postgis_round_trip_every_geometry_type => round_trip_every_geometry_type,
+//     …
+// }
