@@ -32,10 +32,19 @@ contract_tests! {
     gpkg_departments_upsert_and_list => departments_upsert_and_list,
 }
 
-// PostGIS: add the second instantiation here, with the same cases named
-// `postgis_<case>` and a `setup` that connects to the test database, e.g.
-// contract_tests! {
-//     setup: common::postgis_store;
-//     postgis_round_trip_every_geometry_type => round_trip_every_geometry_type,
-//     …
-// }
+// PostGIS: a fresh database per case (scripts/test.sh provides the cluster).
+contract_tests! {
+    setup: postgis_setup;
+    postgis_round_trip_every_geometry_type => round_trip_every_geometry_type,
+    postgis_cadastral_lookup => cadastral_lookup,
+    postgis_layer_versions => layer_versions,
+    postgis_failed_write_leaves_previous_state => failed_write_leaves_previous_state,
+    postgis_errors_for_missing_and_existing_things => errors_for_missing_and_existing_things,
+    postgis_delete_layer_frees_cadastral_numbers => delete_layer_frees_cadastral_numbers,
+    postgis_departments_upsert_and_list => departments_upsert_and_list,
+}
+
+/// PostGIS: a fresh database per case, cloned from the PostGIS template.
+async fn postgis_setup() -> ((), imgis::store::postgis::PostgisStore) {
+    ((), common::postgis::postgis_store().await)
+}

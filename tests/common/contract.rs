@@ -151,12 +151,11 @@ pub async fn round_trip_every_geometry_type(store: &dyn Store) {
             "rt_geometry",
             GeometryType::Geometry,
             vec![
-                GeometryCollection::new_from(vec![
+                Geometry::GeometryCollection(GeometryCollection::new_from(vec![
                     point!(x: x, y: y).into(),
                     line.clone().into(),
                     with_hole.clone().into(),
-                ])
-                .into(),
+                ])),
                 point!(x: 1.5, y: 2.5).into(),
                 with_hole.clone().into(),
                 MultiPolygon::new(vec![square(0.0, 0.0, 1.0)]).into(),

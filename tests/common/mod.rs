@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod contract;
+pub mod postgis;
+
 
 use imgis::store::gpkg::GpkgStore;
 

@@ -105,11 +105,10 @@ mod tests {
         let kinds: Vec<Geometry<f64>> = vec![
             point!(x: 49.106_414_3, y: 55.796_289_1).into(),
             line_string![(x: 0.1, y: 0.2), (x: 1e-9, y: -179.999_999_999)].into(),
-            GeometryCollection::new_from(vec![
+            Geometry::GeometryCollection(GeometryCollection::new_from(vec![
                 point!(x: 1.0, y: 2.0).into(),
                 line_string![(x: 0.0, y: 0.0), (x: 1.0, y: 1.0)].into(),
-            ])
-            .into(),
+            ])),
         ];
         for g in kinds {
             assert_eq!(decode(&encode(&g).unwrap()).unwrap(), g);
