@@ -100,9 +100,14 @@ impl GpkgStore {
         }
     }
 
-    /// Closes every connection; SQLite then checkpoints the WAL into the file, so
-    /// the `.gpkg` alone is complete (for copying it, or opening it in QGIS).
+    /// Copies everything committed from the WAL into the `.gpkg` itself and
+    /// closes every connection, so the file alone is complete (for copying it,
+    /// or opening it in QGIS). The explicit checkpoint is needed: SQLite only
+    /// checkpoints on close when it is sure no other connection has the file open.
     pub async fn close(&self) {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await {
+            tracing::warn!(path = %self.path.display(), error = %e, "checkpointing the GeoPackage before closing");
+        }
         self.pool.close().await;
     }
 
