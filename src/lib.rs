@@ -15,8 +15,8 @@
 //! Data flows one way: store (one transaction) → index → HTTP. The index is a
 //! derived copy, rebuilt from the store at every start.
 
-// WIP pub mod api;
-// WIP pub mod app;
+pub mod api;
+pub mod app;
 pub mod catalog;
 pub mod config;
 pub mod crs;

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use geo_types::{line_string, point, polygon, Geometry, GeometryCollection, MultiLineString, Polygon};
+use geo_types::{
+    line_string, point, polygon, Geometry, GeometryCollection, MultiLineString, Polygon,
+};
 use imgis::model::{props, GeometryType, LayerKind, LayerSpec, NewFeature, Properties};
 use imgis::store::gpkg::GpkgStore;
 use imgis::store::{Store, StoreError};
@@ -50,7 +52,12 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, u64)> {
 
 /// A read-only connection for inspecting what the store wrote.
 async fn inspect(path: &Path) -> sqlx::SqliteConnection {
-    SqliteConnectOptions::new().filename(path).read_only(true).connect().await.unwrap()
+    SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .connect()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -64,16 +71,26 @@ async fn a_new_store_is_a_standard_geopackage() {
     let header = std::fs::read(&path).unwrap();
     assert_eq!(&header[..16], b"SQLite format 3\0");
     let mut conn = inspect(&path).await;
-    let application_id: i32 = sqlx::query_scalar("PRAGMA application_id").fetch_one(&mut conn).await.unwrap();
-    assert_eq!(application_id, 0x4750_4B47, "'GPKG'");
-    let user_version: i32 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&mut conn).await.unwrap();
-    assert_eq!(user_version, 10400, "GeoPackage 1.4.0");
-    let journal: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut conn).await.unwrap();
-    assert_eq!(journal, "wal");
-    let srs: Vec<i64> = sqlx::query_scalar("SELECT srs_id FROM gpkg_spatial_ref_sys ORDER BY srs_id")
-        .fetch_all(&mut conn)
+    let application_id: i32 = sqlx::query_scalar("PRAGMA application_id")
+        .fetch_one(&mut conn)
         .await
         .unwrap();
+    assert_eq!(application_id, 0x4750_4B47, "'GPKG'");
+    let user_version: i32 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(user_version, 10400, "GeoPackage 1.4.0");
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(journal, "wal");
+    let srs: Vec<i64> =
+        sqlx::query_scalar("SELECT srs_id FROM gpkg_spatial_ref_sys ORDER BY srs_id")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
     assert_eq!(srs, [-1, 0, 4326]);
     for table in [
         "gpkg_contents",
@@ -82,18 +99,24 @@ async fn a_new_store_is_a_standard_geopackage() {
         "imgis_layers",
         "imgis_cadastre",
     ] {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?")
-            .bind(table)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-        assert_eq!(n, 1, "{table}");
-    }
-    let rtree: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE name LIKE 'rtree%'")
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+        )
+        .bind(table)
         .fetch_one(&mut conn)
         .await
         .unwrap();
-    assert_eq!(rtree, 0, "no R-tree extension: its triggers need GDAL's SQL functions");
+        assert_eq!(n, 1, "{table}");
+    }
+    let rtree: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE name LIKE 'rtree%'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        rtree, 0,
+        "no R-tree extension: its triggers need GDAL's SQL functions"
+    );
     conn.close().await.unwrap();
 }
 
@@ -102,17 +125,31 @@ async fn data_survives_close_and_reopen() {
     let (dir, store) = common::gpkg_store().await;
     let path = dir.path().join("store.gpkg");
     let code = "roads".parse().unwrap();
-    store.create_layer(&spec("roads", "Улицы", GeometryType::LineString)).await.unwrap();
+    store
+        .create_layer(&spec("roads", "Улицы", GeometryType::LineString))
+        .await
+        .unwrap();
     let line: Geometry<f64> = line_string![(x: 49.1, y: 55.7), (x: 49.2, y: 55.8)].into();
     let written = store
-        .replace_features(&code, vec![NewFeature::new(line, props([("name", json!("ул. Баумана"))]))])
+        .replace_features(
+            &code,
+            vec![NewFeature::new(
+                line,
+                props([("name", json!("ул. Баумана"))]),
+            )],
+        )
         .await
         .unwrap();
     store.close().await;
     drop(store);
 
-    let reopened = GpkgStore::open(&path).await.expect("our own file reopens (migrations are idempotent)");
-    assert_eq!(reopened.layer(&code).await.unwrap(), Some(written.layer.clone()));
+    let reopened = GpkgStore::open(&path)
+        .await
+        .expect("our own file reopens (migrations are idempotent)");
+    assert_eq!(
+        reopened.layer(&code).await.unwrap(),
+        Some(written.layer.clone())
+    );
     assert_eq!(reopened.features(&code).await.unwrap(), written.features);
     reopened.close().await;
 }
@@ -152,7 +189,12 @@ async fn foreign_files_are_refused_and_left_untouched() {
 
     let sqlite_dir = tempfile::tempdir().unwrap();
     let sqlite = sqlite_dir.path().join("other.sqlite");
-    let mut conn = SqliteConnectOptions::new().filename(&sqlite).create_if_missing(true).connect().await.unwrap();
+    let mut conn = SqliteConnectOptions::new()
+        .filename(&sqlite)
+        .create_if_missing(true)
+        .connect()
+        .await
+        .unwrap();
     sqlx::query("CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO accounts VALUES (1, 'x')")
         .execute(&mut conn)
         .await
@@ -163,7 +205,12 @@ async fn foreign_files_are_refused_and_left_untouched() {
     // A GeoPackage made by someone else (minimal, by hand): a GeoPackage, not a store.
     let foreign_dir = tempfile::tempdir().unwrap();
     let foreign = foreign_dir.path().join("qgis.gpkg");
-    let mut conn = SqliteConnectOptions::new().filename(&foreign).create_if_missing(true).connect().await.unwrap();
+    let mut conn = SqliteConnectOptions::new()
+        .filename(&foreign)
+        .create_if_missing(true)
+        .connect()
+        .await
+        .unwrap();
     sqlx::query(
         "PRAGMA application_id = 0x47504B47;
          PRAGMA user_version = 10200;
@@ -180,7 +227,12 @@ async fn foreign_files_are_refused_and_left_untouched() {
     // A GeoPackage 1.0 ('GP10') without gpkg_contents is not a valid GeoPackage.
     let old_dir = tempfile::tempdir().unwrap();
     let old = old_dir.path().join("old.gpkg");
-    let mut conn = SqliteConnectOptions::new().filename(&old).create_if_missing(true).connect().await.unwrap();
+    let mut conn = SqliteConnectOptions::new()
+        .filename(&old)
+        .create_if_missing(true)
+        .connect()
+        .await
+        .unwrap();
     sqlx::query("PRAGMA application_id = 0x47503130; CREATE TABLE t (x)")
         .execute(&mut conn)
         .await
@@ -199,8 +251,17 @@ async fn foreign_files_are_refused_and_left_untouched() {
         )
         .unwrap();
         let gpkg = gdal_dir.path().join("gdal.gpkg");
-        let out = Command::new("ogr2ogr").args(["-f", "GPKG"]).arg(&gpkg).arg(&src).output().unwrap();
-        assert!(out.status.success(), "ogr2ogr: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("ogr2ogr")
+            .args(["-f", "GPKG"])
+            .arg(&gpkg)
+            .arg(&src)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ogr2ogr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         std::fs::remove_file(&src).unwrap();
         assert_refused_untouched(&gpkg, "imgis import").await;
     }
@@ -208,15 +269,22 @@ async fn foreign_files_are_refused_and_left_untouched() {
 
 /// `ogrinfo` with its arguments; fails the test with a clear message if GDAL is missing.
 fn ogrinfo(args: &[&str], file: &Path) -> String {
-    let out = Command::new("ogrinfo").args(args).arg(file).output().unwrap_or_else(|e| {
-        panic!(
-            "cannot run `ogrinfo` ({e}); it is the reference GeoPackage reader for this test. \
+    let out = Command::new("ogrinfo")
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run `ogrinfo` ({e}); it is the reference GeoPackage reader for this test. \
              Install GDAL (Debian: apt-get install gdal-bin)"
-        )
-    });
+            )
+        });
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "ogrinfo {args:?} failed: {stderr}");
-    assert!(!stderr.contains("ERROR"), "ogrinfo {args:?} reported errors: {stderr}");
+    assert!(
+        !stderr.contains("ERROR"),
+        "ogrinfo {args:?} reported errors: {stderr}"
+    );
     String::from_utf8(out.stdout).expect("ogrinfo writes UTF-8")
 }
 
@@ -229,31 +297,43 @@ async fn gdal_reads_every_layer() {
     let layers: Vec<(LayerSpec, Vec<Geometry<f64>>, &str)> = vec![
         (
             spec("parcels", "Земельные участки", GeometryType::Polygon),
-            (0..3).map(|i| square(49.1 + f64::from(i) * 0.01, 55.7, 0.005).into()).collect(),
+            (0..3)
+                .map(|i| square(49.1 + f64::from(i) * 0.01, 55.7, 0.005).into())
+                .collect(),
             "Polygon",
         ),
         (
             spec("gas", "Газопроводы", GeometryType::MultiLineString),
             vec![
-                MultiLineString::new(vec![line_string![(x: 49.0, y: 55.0), (x: 49.1, y: 55.1)]]).into(),
-                MultiLineString::new(vec![line_string![(x: 49.2, y: 55.2), (x: 49.3, y: 55.1)]]).into(),
+                MultiLineString::new(vec![line_string![(x: 49.0, y: 55.0), (x: 49.1, y: 55.1)]])
+                    .into(),
+                MultiLineString::new(vec![line_string![(x: 49.2, y: 55.2), (x: 49.3, y: 55.1)]])
+                    .into(),
             ],
             "Multi Line String",
         ),
         (
             spec("wells", "Колодцы", GeometryType::Point),
-            (0..4).map(|i| point!(x: 49.0 + f64::from(i), y: 55.0).into()).collect(),
+            (0..4)
+                .map(|i| point!(x: 49.0 + f64::from(i), y: 55.0).into())
+                .collect(),
             "Point",
         ),
         (
             spec("mixed", "Разное", GeometryType::Geometry),
-            vec![Geometry::GeometryCollection(GeometryCollection::new_from(vec![
-                point!(x: 49.0, y: 55.0).into(),
-                square(49.0, 55.0, 0.1).into(),
-            ]))],
+            vec![Geometry::GeometryCollection(GeometryCollection::new_from(
+                vec![
+                    point!(x: 49.0, y: 55.0).into(),
+                    square(49.0, 55.0, 0.1).into(),
+                ],
+            ))],
             "Unknown (any)",
         ),
-        (spec("empty", "Пустой", GeometryType::LineString), vec![], "Line String"),
+        (
+            spec("empty", "Пустой", GeometryType::LineString),
+            vec![],
+            "Line String",
+        ),
     ];
     for (s, geometries, _) in &layers {
         store.create_layer(s).await.unwrap();
@@ -262,7 +342,11 @@ async fn gdal_reads_every_layer() {
             .map(|g| {
                 NewFeature::new(
                     g.clone(),
-                    props([("name", json!(cyrillic)), ("area", json!(12.5)), ("tags", json!(["a", "б"]))]),
+                    props([
+                        ("name", json!(cyrillic)),
+                        ("area", json!(12.5)),
+                        ("tags", json!(["a", "б"])),
+                    ]),
                 )
             })
             .collect();
@@ -272,13 +356,27 @@ async fn gdal_reads_every_layer() {
     store
         .append_features(
             &"parcels".parse().unwrap(),
-            vec![NewFeature::new(square(48.9, 55.6, 0.01).into(), Properties::new())],
+            vec![NewFeature::new(
+                square(48.9, 55.6, 0.01).into(),
+                Properties::new(),
+            )],
         )
         .await
         .unwrap();
     store.close().await;
-    for e in std::fs::read_dir(dir.path()).unwrap() { let e = e.unwrap(); eprintln!("DEBUG {:?} {}", e.path(), e.metadata().unwrap().len()); }
-    std::fs::copy(&path, "/tmp/gref/ours.gpkg").unwrap();
+
+    // The layer list shows our layers and registry, not sqlx's or the cadastre's tables.
+    let listing = ogrinfo(&["-so"], &path);
+    for hidden in ["_sqlx_migrations", "imgis_cadastre"] {
+        assert!(
+            !listing.contains(hidden),
+            "ogrinfo lists {hidden}:\n{listing}"
+        );
+    }
+    assert!(
+        listing.contains(": imgis_layers (None)"),
+        "the layer registry is an attributes table:\n{listing}"
+    );
 
     let summary = ogrinfo(&["-so", "-al"], &path);
     for (s, geometries, gdal_type) in &layers {
@@ -288,19 +386,37 @@ async fn gdal_reads_every_layer() {
             .split("Layer name: ")
             .find(|b| b.starts_with(&format!("{code}\n")))
             .unwrap_or_else(|| panic!("ogrinfo does not list layer {code}:\n{summary}"));
-        assert!(block.contains(&format!("Geometry: {gdal_type}\n")), "{code} geometry type:\n{block}");
-        assert!(block.contains(&format!("Feature Count: {count}\n")), "{code} count:\n{block}");
+        assert!(
+            block.contains(&format!("Geometry: {gdal_type}\n")),
+            "{code} geometry type:\n{block}"
+        );
+        assert!(
+            block.contains(&format!("Feature Count: {count}\n")),
+            "{code} count:\n{block}"
+        );
     }
-    let parcels = summary.split("Layer name: ").find(|b| b.starts_with("parcels\n")).unwrap();
+    let parcels = summary
+        .split("Layer name: ")
+        .find(|b| b.starts_with("parcels\n"))
+        .unwrap();
     assert!(
         parcels.contains("Extent: (48.900000, 55.600000) - (49.125000, 55.705000)"),
         "the extent covers replace and append:\n{parcels}"
     );
-    assert!(parcels.contains("properties: String (JSON)"), "properties is a JSON field:\n{parcels}");
+    assert!(
+        parcels.contains("properties: String(JSON)"),
+        "properties is a JSON field:\n{parcels}"
+    );
 
     let full = ogrinfo(&["-al"], &path);
-    assert!(full.contains(cyrillic), "ogrinfo -al shows the Cyrillic value:\n{full}");
-    assert!(full.contains("POLYGON ((49.1 55.7,"), "geometries decode in GDAL:\n{full}");
+    assert!(
+        full.contains(cyrillic),
+        "ogrinfo -al shows the Cyrillic value:\n{full}"
+    );
+    assert!(
+        full.contains("POLYGON ((49.1 55.7,"),
+        "geometries decode in GDAL:\n{full}"
+    );
 }
 
 /// Run with `cargo test --release --test gpkg_file -- --ignored --nocapture`.
@@ -320,7 +436,11 @@ async fn time_replace_300k_polygons() {
                     square(48.9 + col * 0.0005, 55.6 + row * 0.0005, 0.0004).into(),
                     props([("n", json!(i)), ("use", json!("ИЖС"))]),
                 )
-                .with_cadastral(format!("16:50:{:06}:{}", i / 1000, i % 1000).parse().unwrap())
+                .with_cadastral(
+                    format!("16:50:{:06}:{}", i / 1000, i % 1000)
+                        .parse()
+                        .unwrap(),
+                )
             })
             .collect()
     };
@@ -336,6 +456,10 @@ async fn time_replace_300k_polygons() {
     }
     let t = Instant::now();
     let read = store.features(&code).await.unwrap();
-    println!("features(): {} read in {:.2} s", read.len(), t.elapsed().as_secs_f64());
+    println!(
+        "features(): {} read in {:.2} s",
+        read.len(),
+        t.elapsed().as_secs_f64()
+    );
     assert_eq!(read.len(), 300_000);
 }

@@ -6,12 +6,11 @@ mod common;
 
 use std::sync::Arc;
 
-use geo::HasDimensions;
+use geo::{polygon, HasDimensions};
 use imgis::app;
 use imgis::demo::DemoOptions;
 use imgis::model::{Cadastral, LayerCode, NewFeature};
 use imgis::store::DynStore;
-use serde_json::json;
 
 use common::server::TestServer;
 
@@ -165,7 +164,7 @@ async fn writes_reach_the_index_and_failed_writes_change_nothing(store: DynStore
     let existing = before.layer().version;
 
     // A new parcel, away from the others.
-    let square = geo_types::polygon![
+    let square = polygon![
         (x: 49.0, y: 55.9), (x: 49.001, y: 55.9), (x: 49.001, y: 55.9006), (x: 49.0, y: 55.9006)
     ];
     let number: Cadastral = "16:50:990001:1".parse().unwrap();

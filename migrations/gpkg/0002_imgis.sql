@@ -3,8 +3,7 @@
 -- Each layer's features live in a standard GeoPackage feature table named by the
 -- layer code, created at run time by `create_layer` (not here: layers are data).
 -- Append-only: a migration that has been applied is never edited; change the schema in a new file.
--- None of these tables is registered in gpkg_contents, so GIS clients show only
--- the layers; the `imgis_` prefix is reserved (no layer code can take it).
+-- The `imgis_` prefix is reserved: no layer code can take it.
 
 -- The city's units and the external approvers (gas, power, Vodokanal, heritage …).
 CREATE TABLE imgis_departments (
@@ -46,3 +45,14 @@ CREATE TABLE imgis_cadastre (
 
 -- Replacing a layer deletes its numbers by layer.
 CREATE INDEX imgis_cadastre_layer_idx ON imgis_cadastre (layer);
+
+-- Register the departments and the layer registry as GeoPackage attribute
+-- (non-spatial) tables. Besides letting a GIS user see which layer is at which
+-- version and who owns it, this matters to GDAL: while a GeoPackage has no
+-- 'attributes' row in gpkg_contents, GDAL lists every table of the file as a
+-- layer, sqlx's bookkeeping and the cadastre index included.
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description) VALUES
+    ('imgis_departments', 'attributes', 'imgis departments',
+     'imgis: the city''s departments and external approvers'),
+    ('imgis_layers', 'attributes', 'imgis layers',
+     'imgis: every layer with its version, update time and feature count');

@@ -6,7 +6,7 @@
 
 pub mod contract;
 pub mod postgis;
-
+pub mod server;
 
 use imgis::store::gpkg::GpkgStore;
 

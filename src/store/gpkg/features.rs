@@ -45,7 +45,8 @@ pub(crate) fn encode(features: &[NewFeature]) -> Result<(Vec<Encoded>, Option<Bo
         .iter()
         .enumerate()
         .map(|(index, f)| {
-            let geom = geometry::encode(&f.geometry).map_err(|_| StoreError::EmptyGeometry { index })?;
+            let geom =
+                geometry::encode(&f.geometry).map_err(|_| StoreError::EmptyGeometry { index })?;
             let properties = serde_json::Value::Object(f.properties.clone()).to_string();
             Ok(Encoded { geom, properties })
         })
@@ -53,8 +54,9 @@ pub(crate) fn encode(features: &[NewFeature]) -> Result<(Vec<Encoded>, Option<Bo
     Ok((encoded, Bounds::of(features.iter().map(|f| &f.geometry))))
 }
 
-/// `DuplicateCadastral` if a number appears twice in one write (the primary key
-/// would catch it too, but only after inserting; this names the number for free).
+/// `DuplicateCadastral` if a number appears twice in one write. The primary key
+/// would refuse it too, but only after inserting everything, and without saying
+/// which number; this names it, before any lock is taken.
 pub(crate) fn check_unique_cadastral(features: &[NewFeature]) -> Result<()> {
     let mut seen = HashSet::with_capacity(features.len());
     for c in features.iter().filter_map(|f| f.cadastral.as_ref()) {
@@ -106,7 +108,7 @@ pub(crate) async fn write(
     let first_id = last_id + 1;
 
     insert_rows(conn, &table, first_id, features, encoded).await?;
-    insert_cadastre(conn, code, first_id, features).await?;
+    insert_cadastre(conn, code, first_id).await?;
 
     let (count, bounds) = match mode {
         WriteMode::Replace => (to_i64(features.len()), new_bounds),
@@ -153,59 +155,48 @@ async fn insert_rows(
     Ok(())
 }
 
+/// Registers the numbers of the rows just inserted (`fid >= first_id`) in
+/// `imgis_cadastre`. One INSERT … SELECT from the feature table: SQLite copies
+/// the numbers itself instead of us binding 300 000 × 3 parameters again, and
+/// `ORDER BY` feeds the primary key in order.
 async fn insert_cadastre(
     conn: &mut SqliteConnection,
     code: &LayerCode,
     first_id: FeatureId,
-    features: &[NewFeature],
 ) -> Result<()> {
-    let numbered: Vec<(&str, FeatureId)> = features
-        .iter()
-        .zip(first_id..)
-        .filter_map(|(f, id)| f.cadastral.as_ref().map(|c| (c.as_str(), id)))
-        .collect();
-    let prefix = "INSERT INTO imgis_cadastre (cadastral, layer, fid) VALUES ";
-    let full = insert_sql(prefix, 3, BATCH);
-    for chunk in numbered.chunks(BATCH) {
-        let partial;
-        let sql = if chunk.len() == BATCH {
-            &full
-        } else {
-            partial = insert_sql(prefix, 3, chunk.len());
-            &partial
-        };
-        let mut q = sqlx::query(sql);
-        for (number, fid) in chunk {
-            q = q.bind(*number).bind(code.as_str()).bind(*fid);
-        }
-        if let Err(e) = q.execute(&mut *conn).await {
-            let unique = e
-                .as_database_error()
-                .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation);
-            if unique {
-                if let Some(number) = taken_number(conn, chunk).await? {
-                    return Err(StoreError::DuplicateCadastral(number));
-                }
-            }
-            return Err(StoreError::db("registering cadastral numbers")(e));
-        }
-    }
-    Ok(())
-}
-
-/// Which number of a batch that failed on the primary key is held by another
-/// feature. SQLite undid the failed statement, and numbers within one write are
-/// unique (checked before), so the holder is a row written before this write.
-async fn taken_number(conn: &mut SqliteConnection, chunk: &[(&str, FeatureId)]) -> Result<Option<String>> {
-    let placeholders = vec!["?"; chunk.len()].join(", ");
-    let sql = format!("SELECT cadastral FROM imgis_cadastre WHERE cadastral IN ({placeholders}) LIMIT 1");
-    let mut q = sqlx::query_scalar::<_, String>(&sql).persistent(false);
-    for (number, _) in chunk {
-        q = q.bind(*number);
-    }
-    q.fetch_optional(&mut *conn)
+    let table = table(code);
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO imgis_cadastre (cadastral, layer, fid)
+         SELECT cadastral, ?, fid FROM {table}
+         WHERE fid >= ? AND cadastral IS NOT NULL
+         ORDER BY cadastral"
+    ))
+    .bind(code.as_str())
+    .bind(first_id)
+    .execute(&mut *conn)
+    .await;
+    let Err(e) = inserted else {
+        return Ok(());
+    };
+    let unique = e
+        .as_database_error()
+        .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation);
+    if unique {
+        // SQLite undid the failed statement, and numbers within one write are
+        // unique (checked before), so the holder is a feature written before.
+        let taken: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT t.cadastral FROM {table} t JOIN imgis_cadastre c ON c.cadastral = t.cadastral
+             WHERE t.fid >= ? ORDER BY t.fid LIMIT 1"
+        ))
+        .bind(first_id)
+        .fetch_optional(&mut *conn)
         .await
-        .map_err(StoreError::db("finding a duplicate cadastral number"))
+        .map_err(StoreError::db("finding a duplicate cadastral number"))?;
+        if let Some(number) = taken {
+            return Err(StoreError::DuplicateCadastral(number));
+        }
+    }
+    Err(StoreError::db("registering cadastral numbers")(e))
 }
 
 /// `prefix` followed by `rows` groups of `columns` placeholders.
@@ -248,16 +239,17 @@ pub(crate) fn decode_row(code: &LayerCode, row: &SqliteRow) -> Result<Feature> {
         reason,
     };
     let blob: Option<&[u8]> = row.try_get("geom").map_err(get)?;
-    let geometry = geometry::decode(blob.ok_or_else(|| fail("the feature has no geometry".to_owned()))?)
-        .map_err(fail)?;
+    let geometry =
+        geometry::decode(blob.ok_or_else(|| fail("the feature has no geometry".to_owned()))?)
+            .map_err(fail)?;
     let cadastral: Option<&str> = row.try_get("cadastral").map_err(get)?;
     let cadastral = cadastral
         .map(str::parse::<Cadastral>)
         .transpose()
         .map_err(|e| fail(e.to_string()))?;
     let properties: &str = row.try_get("properties").map_err(get)?;
-    let properties: Properties =
-        serde_json::from_str(properties).map_err(|e| fail(format!("properties are not a JSON object: {e}")))?;
+    let properties: Properties = serde_json::from_str(properties)
+        .map_err(|e| fail(format!("properties are not a JSON object: {e}")))?;
     Ok(Feature {
         id,
         geometry,
@@ -274,14 +266,17 @@ mod tests {
 
     #[test]
     fn insert_sql_shape() {
-        assert_eq!(insert_sql("INSERT INTO t VALUES ", 2, 3), "INSERT INTO t VALUES (?, ?), (?, ?), (?, ?)");
+        assert_eq!(
+            insert_sql("INSERT INTO t VALUES ", 2, 3),
+            "INSERT INTO t VALUES (?, ?), (?, ?), (?, ?)"
+        );
     }
 
     #[test]
     fn duplicates_within_one_write_are_named() {
         let c: Cadastral = "16:50:011101:12".parse().unwrap();
         let f = NewFeature::new(point!(x: 1.0, y: 2.0).into(), props([])).with_cadastral(c);
-        assert!(check_unique_cadastral(&[f.clone()]).is_ok());
+        assert!(check_unique_cadastral(std::slice::from_ref(&f)).is_ok());
         match check_unique_cadastral(&[f.clone(), f]) {
             Err(StoreError::DuplicateCadastral(n)) => assert_eq!(n, "16:50:011101:12"),
             other => panic!("expected DuplicateCadastral, got {other:?}"),
@@ -291,7 +286,10 @@ mod tests {
     #[test]
     fn encode_computes_extent_and_json() {
         let fs = [
-            NewFeature::new(point!(x: 1.0, y: 2.0).into(), props([("name", "Участок".into())])),
+            NewFeature::new(
+                point!(x: 1.0, y: 2.0).into(),
+                props([("name", "Участок".into())]),
+            ),
             NewFeature::new(point!(x: -1.0, y: 5.0).into(), props([])),
         ];
         let (enc, bounds) = encode(&fs).unwrap();

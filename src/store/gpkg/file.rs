@@ -34,7 +34,8 @@ pub(crate) async fn check_ours(path: &Path) -> Result<()> {
     //    happily "open" a text file and fail only at the first query.
     let mut header = [0u8; 16];
     let mut file = std::fs::File::open(path).map_err(|e| refuse(format!("cannot read it: {e}")))?;
-    let read = read_up_to(&mut file, &mut header).map_err(|e| refuse(format!("cannot read it: {e}")))?;
+    let read =
+        read_up_to(&mut file, &mut header).map_err(|e| refuse(format!("cannot read it: {e}")))?;
     drop(file);
     if read == 0 {
         return Err(refuse("the file is empty".to_owned()));
@@ -74,8 +75,10 @@ async fn classify(conn: &mut sqlx::SqliteConnection) -> Result<(), String> {
         ));
     }
     let has_table = |name: &'static str| {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?")
-            .bind(name)
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+        )
+        .bind(name)
     };
     let contents: i64 = has_table("gpkg_contents")
         .fetch_one(&mut *conn)

@@ -83,7 +83,8 @@ mod tests {
 
     #[test]
     fn blob_has_a_standard_header_with_envelope() {
-        let g: Geometry<f64> = polygon![(x: 49.0, y: 55.5), (x: 49.5, y: 55.5), (x: 49.5, y: 56.0)].into();
+        let g: Geometry<f64> =
+            polygon![(x: 49.0, y: 55.5), (x: 49.5, y: 55.5), (x: 49.5, y: 56.0)].into();
         let blob = encode(&g).unwrap();
         assert_eq!(&blob[..3], b"GP\0", "magic and version 0");
         // Flags: little endian (bit 0) and envelope indicator 1 (bits 1-3).
@@ -119,7 +120,10 @@ mod tests {
     fn garbage_is_an_error_not_a_panic() {
         assert!(decode(b"").is_err());
         assert!(decode(b"XX\0\x01\0\0\0\0").is_err());
-        assert!(decode(b"GP\0\x0f\0\0\0\0").is_err(), "envelope indicator 7 is invalid");
+        assert!(
+            decode(b"GP\0\x0f\0\0\0\0").is_err(),
+            "envelope indicator 7 is invalid"
+        );
     }
 
     #[test]

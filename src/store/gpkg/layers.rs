@@ -25,11 +25,13 @@ const LAYER_COLUMNS: &str =
 
 /// The layer as registered, or `None`.
 pub(crate) async fn load(conn: &mut SqliteConnection, code: &LayerCode) -> Result<Option<Layer>> {
-    let row = sqlx::query(&format!("SELECT {LAYER_COLUMNS} FROM imgis_layers WHERE code = ?"))
-        .bind(code.as_str())
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(StoreError::db("reading a layer"))?;
+    let row = sqlx::query(&format!(
+        "SELECT {LAYER_COLUMNS} FROM imgis_layers WHERE code = ?"
+    ))
+    .bind(code.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(StoreError::db("reading a layer"))?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -42,10 +44,12 @@ pub(crate) async fn require(conn: &mut SqliteConnection, code: &LayerCode) -> Re
 
 /// All layers, ordered by code.
 pub(crate) async fn list(conn: &mut SqliteConnection) -> Result<Vec<Layer>> {
-    let rows = sqlx::query(&format!("SELECT {LAYER_COLUMNS} FROM imgis_layers ORDER BY code"))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(StoreError::db("listing layers"))?;
+    let rows = sqlx::query(&format!(
+        "SELECT {LAYER_COLUMNS} FROM imgis_layers ORDER BY code"
+    ))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(StoreError::db("listing layers"))?;
     rows.iter().map(from_row).collect()
 }
 
@@ -95,7 +99,9 @@ pub(crate) async fn department_exists(conn: &mut SqliteConnection, code: &str) -
 /// `UnknownDepartment` unless the spec's department (if any) exists.
 async fn require_department(conn: &mut SqliteConnection, spec: &LayerSpec) -> Result<()> {
     match &spec.department {
-        Some(d) if !department_exists(conn, d).await? => Err(StoreError::UnknownDepartment(d.clone())),
+        Some(d) if !department_exists(conn, d).await? => {
+            Err(StoreError::UnknownDepartment(d.clone()))
+        }
         _ => Ok(()),
     }
 }
@@ -234,12 +240,30 @@ pub(crate) async fn delete(conn: &mut SqliteConnection, code: &LayerCode) -> Res
     // Children first: gpkg_geometry_columns refers to gpkg_contents, and
     // imgis_cadastre to imgis_layers.
     for (sql, context) in [
-        ("DELETE FROM gpkg_data_columns WHERE table_name = ?", "unregistering a layer from gpkg_data_columns"),
-        ("DELETE FROM gpkg_extensions WHERE table_name = ?", "unregistering a layer from gpkg_extensions"),
-        ("DELETE FROM gpkg_geometry_columns WHERE table_name = ?", "unregistering a layer from gpkg_geometry_columns"),
-        ("DELETE FROM gpkg_contents WHERE table_name = ?", "unregistering a layer from gpkg_contents"),
-        ("DELETE FROM imgis_cadastre WHERE layer = ?", "freeing a layer's cadastral numbers"),
-        ("DELETE FROM imgis_layers WHERE code = ?", "unregistering a layer from imgis_layers"),
+        (
+            "DELETE FROM gpkg_data_columns WHERE table_name = ?",
+            "unregistering a layer from gpkg_data_columns",
+        ),
+        (
+            "DELETE FROM gpkg_extensions WHERE table_name = ?",
+            "unregistering a layer from gpkg_extensions",
+        ),
+        (
+            "DELETE FROM gpkg_geometry_columns WHERE table_name = ?",
+            "unregistering a layer from gpkg_geometry_columns",
+        ),
+        (
+            "DELETE FROM gpkg_contents WHERE table_name = ?",
+            "unregistering a layer from gpkg_contents",
+        ),
+        (
+            "DELETE FROM imgis_cadastre WHERE layer = ?",
+            "freeing a layer's cadastral numbers",
+        ),
+        (
+            "DELETE FROM imgis_layers WHERE code = ?",
+            "unregistering a layer from imgis_layers",
+        ),
     ] {
         sqlx::query(sql)
             .bind(code.as_str())
@@ -289,8 +313,13 @@ pub(crate) async fn record_write(
 }
 
 /// The extent `gpkg_contents` holds for a layer (`None` if unset).
-pub(crate) async fn bounds(conn: &mut SqliteConnection, code: &LayerCode) -> Result<Option<Bounds>> {
-    let row: Option<(Option<f64>, Option<f64>, Option<f64>, Option<f64>)> =
+pub(crate) async fn bounds(
+    conn: &mut SqliteConnection,
+    code: &LayerCode,
+) -> Result<Option<Bounds>> {
+    /// min_x, min_y, max_x, max_y; each NULL while the layer is empty.
+    type Extent = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+    let row: Option<Extent> =
         sqlx::query_as("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = ?")
             .bind(code.as_str())
             .fetch_optional(&mut *conn)
@@ -311,17 +340,20 @@ pub(crate) async fn bounds(conn: &mut SqliteConnection, code: &LayerCode) -> Res
 /// to a file (a user editing a layer in QGIS, say) and trusts them on read.
 /// Setting ours to NULL makes GDAL count again instead of reporting a stale number.
 async fn forget_ogr_count(conn: &mut SqliteConnection, code: &str) -> Result<()> {
-    let exists: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'gpkg_ogr_contents'")
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(StoreError::db("looking for gpkg_ogr_contents"))?;
+    let exists: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'gpkg_ogr_contents'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(StoreError::db("looking for gpkg_ogr_contents"))?;
     if exists > 0 {
-        sqlx::query("UPDATE gpkg_ogr_contents SET feature_count = NULL WHERE lower(table_name) = lower(?)")
-            .bind(code)
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::db("resetting GDAL's feature count"))?;
+        sqlx::query(
+            "UPDATE gpkg_ogr_contents SET feature_count = NULL WHERE lower(table_name) = lower(?)",
+        )
+        .bind(code)
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::db("resetting GDAL's feature count"))?;
     }
     Ok(())
 }
@@ -330,12 +362,14 @@ async fn forget_ogr_count(conn: &mut SqliteConnection, code: &str) -> Result<()>
 /// it is UNIQUE. Two layers may share a title, so the second one gets its code
 /// appended rather than failing.
 async fn identifier(conn: &mut SqliteConnection, code: &LayerCode, title: &str) -> Result<String> {
-    let clash: i64 = sqlx::query_scalar("SELECT count(*) FROM gpkg_contents WHERE identifier = ? AND table_name <> ?")
-        .bind(title)
-        .bind(code.as_str())
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(StoreError::db("checking a layer title"))?;
+    let clash: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM gpkg_contents WHERE identifier = ? AND table_name <> ?",
+    )
+    .bind(title)
+    .bind(code.as_str())
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(StoreError::db("checking a layer title"))?;
     Ok(if clash == 0 {
         title.to_owned()
     } else {
@@ -380,13 +414,19 @@ mod tests {
         );
         let a = next_updated_at(None);
         assert!(next_updated_at(Some(a)) > a);
-        assert_eq!(a.timestamp_subsec_nanos() % 1000, 0, "microsecond precision");
+        assert_eq!(
+            a.timestamp_subsec_nanos() % 1000,
+            0,
+            "microsecond precision"
+        );
     }
 
     #[test]
     fn stored_times_parse_back_equal() {
         let t = next_updated_at(None);
-        let back = DateTime::parse_from_rfc3339(&timestamp(t)).unwrap().with_timezone(&Utc);
+        let back = DateTime::parse_from_rfc3339(&timestamp(t))
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(back, t);
         assert!(last_change(t).ends_with('Z'));
         assert_eq!(last_change(t).len(), "2024-01-01T00:00:00.000Z".len());

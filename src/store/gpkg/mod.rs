@@ -31,11 +31,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use self::features::WriteMode;
 use super::{check_features, Result, Store, StoreError, WriteOutcome};
-use crate::model::{Cadastral, Department, Feature, FeatureId, Layer, LayerCode, LayerSpec, NewFeature};
+use crate::model::{
+    Cadastral, Department, Feature, FeatureId, Layer, LayerCode, LayerSpec, NewFeature,
+};
 
 /// The GeoPackage core and imgis tables, embedded in the binary.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/gpkg");
@@ -60,14 +64,23 @@ pub struct GpkgStore {
 impl GpkgStore {
     /// Opens the store at `path`, creating a new GeoPackage if no file is there.
     ///
-    /// An existing file is opened only if it is an imgis GeoPackage; anything else
-    /// (a text file, an empty file, another program's SQLite database, a GeoPackage
-    /// made by QGIS) is refused with [`StoreError::NotAGeoPackage`] and left
-    /// byte-identical. Pending schema migrations are applied to our own files.
+    /// Pending schema migrations are applied to our own files.
+    ///
+    /// # Errors
+    /// - [`StoreError::NotAGeoPackage`] for an existing file that is not an imgis
+    ///   GeoPackage (a text file, an empty file, another program's SQLite
+    ///   database, a GeoPackage made by QGIS); that file is left byte-identical.
+    /// - [`StoreError::Connect`] when the file cannot be created or opened.
+    /// - [`StoreError::Migrate`] when the schema cannot be applied (a new file is
+    ///   then removed again).
     pub async fn open(path: &Path) -> Result<GpkgStore> {
         // `create_new` makes "is there a file?" and "create it" one atomic step,
         // so we never mistake a file someone else just created for our new one.
-        let created = match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+        let created = match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+        {
             Ok(_) => true,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 file::check_ours(path).await?;
@@ -102,19 +115,32 @@ impl GpkgStore {
 
     /// Copies everything committed from the WAL into the `.gpkg` itself and
     /// closes every connection, so the file alone is complete (for copying it,
-    /// or opening it in QGIS). The explicit checkpoint is needed: SQLite only
-    /// checkpoints on close when it is sure no other connection has the file open.
+    /// or opening it in QGIS) as soon as this returns. The explicit checkpoint is
+    /// needed: sqlx finishes closing SQLite handles on its worker threads after
+    /// `close` returns, so SQLite's own checkpoint-on-close comes too late for a
+    /// caller that copies the file right away.
     pub async fn close(&self) {
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await
+        {
             tracing::warn!(path = %self.path.display(), error = %e, "checkpointing the GeoPackage before closing");
         }
         self.pool.close().await;
     }
 
     /// `replace_features` and `append_features`.
-    async fn write(&self, code: &LayerCode, features: Vec<NewFeature>, mode: WriteMode) -> Result<WriteOutcome> {
+    async fn write(
+        &self,
+        code: &LayerCode,
+        features: Vec<NewFeature>,
+        mode: WriteMode,
+    ) -> Result<WriteOutcome> {
         // 1. Refuse what is wrong before taking the write lock.
-        let layer = self.layer(code).await?.ok_or_else(|| StoreError::UnknownLayer(code.clone()))?;
+        let layer = self
+            .layer(code)
+            .await?
+            .ok_or_else(|| StoreError::UnknownLayer(code.clone()))?;
         check_features(&layer, &features)?;
         features::check_unique_cadastral(&features)?;
 
@@ -138,10 +164,17 @@ impl GpkgStore {
         if current.spec.geometry_type != layer.spec.geometry_type {
             check_features(&current, &features)?;
         }
-        let (layer, first_id) = features::write(&mut tx, &current, mode, &features, &encoded, bounds).await?;
-        tx.commit().await.map_err(StoreError::db("committing a write"))?;
+        let (layer, first_id) =
+            features::write(&mut tx, &current, mode, &features, &encoded, bounds).await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a write"))?;
 
-        let features = features.into_iter().zip(first_id..).map(|(f, id)| f.into_feature(id)).collect();
+        let features = features
+            .into_iter()
+            .zip(first_id..)
+            .map(|(f, id)| f.into_feature(id))
+            .collect();
         Ok(WriteOutcome { layer, features })
     }
 }
@@ -209,7 +242,9 @@ impl Store for GpkgStore {
             .await
             .map_err(StoreError::db("upserting a department"))?;
         }
-        tx.commit().await.map_err(StoreError::db("committing departments"))
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing departments"))
     }
 
     async fn departments(&self) -> Result<Vec<Department>> {
@@ -220,7 +255,11 @@ impl Store for GpkgStore {
                 .map_err(StoreError::db("listing departments"))?;
         Ok(rows
             .into_iter()
-            .map(|(code, name, external)| Department { code, name, external })
+            .map(|(code, name, external)| Department {
+                code,
+                name,
+                external,
+            })
             .collect())
     }
 
@@ -231,7 +270,9 @@ impl Store for GpkgStore {
             .await
             .map_err(StoreError::db("starting a write transaction"))?;
         let layer = layers::create(&mut tx, spec).await?;
-        tx.commit().await.map_err(StoreError::db("committing a new layer"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a new layer"))?;
         Ok(layer)
     }
 
@@ -242,7 +283,9 @@ impl Store for GpkgStore {
             .await
             .map_err(StoreError::db("starting a write transaction"))?;
         let layer = layers::update(&mut tx, spec).await?;
-        tx.commit().await.map_err(StoreError::db("committing a layer update"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a layer update"))?;
         Ok(layer)
     }
 
@@ -253,31 +296,53 @@ impl Store for GpkgStore {
             .await
             .map_err(StoreError::db("starting a write transaction"))?;
         layers::delete(&mut tx, code).await?;
-        tx.commit().await.map_err(StoreError::db("committing a layer deletion"))
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a layer deletion"))
     }
 
     async fn layers(&self) -> Result<Vec<Layer>> {
-        let mut conn = self.pool.acquire().await.map_err(StoreError::db("connecting"))?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(StoreError::db("connecting"))?;
         layers::list(&mut conn).await
     }
 
     async fn layer(&self, code: &LayerCode) -> Result<Option<Layer>> {
-        let mut conn = self.pool.acquire().await.map_err(StoreError::db("connecting"))?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(StoreError::db("connecting"))?;
         layers::load(&mut conn, code).await
     }
 
-    async fn replace_features(&self, code: &LayerCode, features: Vec<NewFeature>) -> Result<WriteOutcome> {
+    async fn replace_features(
+        &self,
+        code: &LayerCode,
+        features: Vec<NewFeature>,
+    ) -> Result<WriteOutcome> {
         self.write(code, features, WriteMode::Replace).await
     }
 
-    async fn append_features(&self, code: &LayerCode, features: Vec<NewFeature>) -> Result<WriteOutcome> {
+    async fn append_features(
+        &self,
+        code: &LayerCode,
+        features: Vec<NewFeature>,
+    ) -> Result<WriteOutcome> {
         self.write(code, features, WriteMode::Append).await
     }
 
     async fn features(&self, code: &LayerCode) -> Result<Vec<Feature>> {
         // A read transaction: the layer check and the rows come from one snapshot,
         // so a concurrent delete cannot turn UnknownLayer into "no such table".
-        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a read"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a read"))?;
         layers::require(&mut tx, code).await?;
         let rows = sqlx::query(&features::select_sql(code, "ORDER BY fid"))
             .fetch_all(&mut *tx)
@@ -286,13 +351,21 @@ impl Store for GpkgStore {
         tx.commit().await.map_err(StoreError::db("ending a read"))?;
         // Decoding a city's parcels takes a while; keep it off the async threads.
         let code = code.clone();
-        tokio::task::spawn_blocking(move || rows.iter().map(|r| features::decode_row(&code, r)).collect())
-            .await
-            .expect("decoding features does not panic")
+        tokio::task::spawn_blocking(move || {
+            rows.iter()
+                .map(|r| features::decode_row(&code, r))
+                .collect()
+        })
+        .await
+        .expect("decoding features does not panic")
     }
 
     async fn feature(&self, code: &LayerCode, id: FeatureId) -> Result<Option<Feature>> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a read"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a read"))?;
         layers::require(&mut tx, code).await?;
         let row = sqlx::query(&features::select_sql(code, "WHERE fid = ?"))
             .bind(id)
@@ -304,7 +377,11 @@ impl Store for GpkgStore {
     }
 
     async fn parcel(&self, cadastral: &Cadastral) -> Result<Option<(LayerCode, Feature)>> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a read"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a read"))?;
         let hit: Option<(String, FeatureId)> =
             sqlx::query_as("SELECT layer, fid FROM imgis_cadastre WHERE cadastral = ?")
                 .bind(cadastral.as_str())
