@@ -59,7 +59,17 @@ pub async fn open_store(config: &StoreConfig) -> Result<DynStore, StoreError> {
             store.migrate().await?;
             Ok(Arc::new(store))
         }
-        StoreConfig::Gpkg { path } => Ok(Arc::new(GpkgStore::open(path).await?)),
+        StoreConfig::Gpkg { path } => {
+            // The embedded default lives in data/ of the working folder; make the folder
+            // on the first start rather than failing on a fresh machine.
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+                std::fs::create_dir_all(parent).map_err(|e| StoreError::Connect {
+                    target: path.display().to_string(),
+                    reason: format!("cannot create folder {}: {e}", parent.display()),
+                })?;
+            }
+            Ok(Arc::new(GpkgStore::open(path).await?))
+        }
     }
 }
 

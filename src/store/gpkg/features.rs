@@ -38,20 +38,20 @@ pub(crate) struct Encoded {
     properties: String,
 }
 
-/// Encodes geometries and properties and computes the extent. CPU-bound: callers
-/// run it on a blocking thread.
+/// Encodes geometries and properties and computes the extent of them all.
+/// CPU-bound: callers run it on a blocking thread.
 pub(crate) fn encode(features: &[NewFeature]) -> Result<(Vec<Encoded>, Option<Bounds>)> {
-    let encoded = features
-        .iter()
-        .enumerate()
-        .map(|(index, f)| {
-            let geom =
-                geometry::encode(&f.geometry).map_err(|_| StoreError::EmptyGeometry { index })?;
-            let properties = serde_json::Value::Object(f.properties.clone()).to_string();
-            Ok(Encoded { geom, properties })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((encoded, Bounds::of(features.iter().map(|f| &f.geometry))))
+    let mut extent = None;
+    let mut encoded = Vec::with_capacity(features.len());
+    for (index, f) in features.iter().enumerate() {
+        let (geom, bounds) =
+            geometry::encode(&f.geometry).ok_or(StoreError::EmptyGeometry { index })?;
+        extent = Bounds::union(extent, Some(bounds));
+        let properties = serde_json::to_string(&f.properties)
+            .expect("a map with string keys always serializes to JSON");
+        encoded.push(Encoded { geom, properties });
+    }
+    Ok((encoded, extent))
 }
 
 /// `DuplicateCadastral` if a number appears twice in one write. The primary key

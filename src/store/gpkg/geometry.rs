@@ -12,21 +12,23 @@ use geozero::{CoordDimensions, ToGeo, ToWkb};
 /// `gpkg_spatial_ref_sys` by the first migration.
 pub(crate) const SRS_ID: i32 = 4326;
 
-/// Encodes a geometry as a GeoPackage blob with an XY envelope.
+/// Encodes a geometry as a GeoPackage blob with an XY envelope, and returns that
+/// envelope too (the layer extent is their union). `None` for an empty geometry,
+/// which has no envelope (`check_features` refuses those before we get here).
 ///
-/// geozero writes the header when given an envelope (flags: little endian,
-/// envelope indicator 1 = `[min_x, max_x, min_y, max_y]`); without one the header
-/// would say "no envelope" and GDAL would have to parse every blob to filter by
-/// extent. The envelope is the geometry's bounding box, so it is `None` only for
-/// an empty geometry, which `check_features` refuses before we get here.
-pub(crate) fn encode(geometry: &Geometry<f64>) -> Result<Vec<u8>, String> {
-    let envelope = match geometry.bounding_rect() {
-        Some(r) => vec![r.min().x, r.max().x, r.min().y, r.max().y],
-        None => return Err("the geometry is empty".to_owned()),
-    };
-    geometry
+/// geozero writes the standard header when given an envelope (flags: little
+/// endian, envelope indicator 1 = `[min_x, max_x, min_y, max_y]`); without one
+/// the header would say "no envelope" and readers would have to parse every blob
+/// to filter by extent.
+pub(crate) fn encode(geometry: &Geometry<f64>) -> Option<(Vec<u8>, Bounds)> {
+    let rect = geometry.bounding_rect()?;
+    let envelope = vec![rect.min().x, rect.max().x, rect.min().y, rect.max().y];
+    let blob = geometry
         .to_gpkg_wkb(CoordDimensions::xy(), Some(SRS_ID), envelope)
-        .map_err(|e| e.to_string())
+        // geozero's WKB writer fails only when its output fails (ours is a Vec)
+        // or for MySQL SRIDs; a geo-types geometry always has a WKB form.
+        .expect("writing WKB into memory cannot fail");
+    Some((blob, Bounds::from_rect(rect)))
 }
 
 /// Decodes a GeoPackage blob (any envelope kind, either byte order).
@@ -68,6 +70,7 @@ impl Bounds {
     }
 
     /// The extent of some geometries; `None` when there are none.
+    #[cfg(test)]
     pub fn of<'a>(geometries: impl IntoIterator<Item = &'a Geometry<f64>>) -> Option<Self> {
         geometries
             .into_iter()
@@ -85,7 +88,8 @@ mod tests {
     fn blob_has_a_standard_header_with_envelope() {
         let g: Geometry<f64> =
             polygon![(x: 49.0, y: 55.5), (x: 49.5, y: 55.5), (x: 49.5, y: 56.0)].into();
-        let blob = encode(&g).unwrap();
+        let (blob, bounds) = encode(&g).unwrap();
+        assert_eq!((bounds.min_x, bounds.max_y), (49.0, 56.0));
         assert_eq!(&blob[..3], b"GP\0", "magic and version 0");
         // Flags: little endian (bit 0) and envelope indicator 1 (bits 1-3).
         assert_eq!(blob[3], 0b0000_0011);
@@ -112,8 +116,14 @@ mod tests {
             ])),
         ];
         for g in kinds {
-            assert_eq!(decode(&encode(&g).unwrap()).unwrap(), g);
+            assert_eq!(decode(&encode(&g).unwrap().0).unwrap(), g);
         }
+    }
+
+    #[test]
+    fn empty_geometries_have_no_blob() {
+        let empty: Geometry<f64> = geo_types::MultiPolygon::<f64>::new(vec![]).into();
+        assert!(encode(&empty).is_none());
     }
 
     #[test]
