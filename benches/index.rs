@@ -43,7 +43,11 @@ static GLOBAL: Counting = Counting;
 
 /// The demo city's parcels with store-like ids, and their layer.
 fn parcels(n: usize) -> (Layer, Vec<Feature>) {
-    let city = demo::generate(&DemoOptions { parcels: n, seed: 42 }).expect("the demo city generates");
+    let city = demo::generate(&DemoOptions {
+        parcels: n,
+        seed: 42,
+    })
+    .expect("the demo city generates");
     let parcels = city
         .layers
         .into_iter()
@@ -68,7 +72,13 @@ fn parcels(n: usize) -> (Layer, Vec<Feature>) {
 fn window(rng: &mut impl Rng, extent: Rect<f64>, w_deg: f64, h_deg: f64) -> Rect<f64> {
     let x = rng.random_range(extent.min().x..extent.max().x - w_deg);
     let y = rng.random_range(extent.min().y..extent.max().y - h_deg);
-    Rect::new(Coord { x, y }, Coord { x: x + w_deg, y: y + h_deg })
+    Rect::new(
+        Coord { x, y },
+        Coord {
+            x: x + w_deg,
+            y: y + h_deg,
+        },
+    )
 }
 
 fn main() {
@@ -100,12 +110,17 @@ fn main() {
     // 250 m in degrees at Kazan's latitude (55.8° N): 1° lat ≈ 111.3 km, 1° lon ≈ 62.6 km.
     let (w_deg, h_deg) = (250.0 / 62_600.0, 250.0 / 111_300.0);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-    let windows: Vec<Rect<f64>> = (0..1024).map(|_| window(&mut rng, extent, w_deg, h_deg)).collect();
+    let windows: Vec<Rect<f64>> = (0..1024)
+        .map(|_| window(&mut rng, extent, w_deg, h_deg))
+        .collect();
     // Points on parcels (their first vertex nudged inwards is not guaranteed inside,
     // so use the centre of random windows: some hit a parcel, some a street).
     let points: Vec<Coord<f64>> = windows.iter().map(|w| w.center()).collect();
     let hits: usize = windows.iter().map(|w| index.intersecting(*w).count()).sum();
-    let point_hits = points.iter().filter(|p| index.at_point(p.x, p.y).next().is_some()).count();
+    let point_hits = points
+        .iter()
+        .filter(|p| index.at_point(p.x, p.y).next().is_some())
+        .count();
     println!(
         "bbox 250 m: {:.1} parcels per window on average; points on a parcel: {} of {}",
         hits as f64 / windows.len() as f64,
@@ -132,7 +147,12 @@ fn main() {
     c.bench_function(&format!("index/point/{n}"), |b| {
         b.iter(|| {
             i = (i + 1) % points.len();
-            black_box(index.at_point(points[i].x, points[i].y).next().map(|f| f.id))
+            black_box(
+                index
+                    .at_point(points[i].x, points[i].y)
+                    .next()
+                    .map(|f| f.id),
+            )
         })
     });
     c.final_summary();

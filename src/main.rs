@@ -10,7 +10,9 @@ use imgis::demo::DemoOptions;
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("IMGIS_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_env("IMGIS_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         // Colours for a person at a terminal, plain text for journald and log files.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -49,14 +51,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => {
             let store_config = StoreConfig::resolve(args, &file);
             let store = app::open_store(&store_config).await?;
-            println!("schema of {} store at {} is up to date", store.backend(), store.location());
+            println!(
+                "schema of {} store at {} is up to date",
+                store.backend(),
+                store.location()
+            );
         }
         Command::Demo(args) => {
-            let imgis::config::DemoArgs { store, parcels, seed } = args;
+            let imgis::config::DemoArgs {
+                store,
+                parcels,
+                seed,
+            } = args;
             let store_config = StoreConfig::resolve(store, &file);
             let store = app::open_store(&store_config).await?;
             let options = DemoOptions {
-                parcels: parcels.or(file.demo_parcels).unwrap_or(DEFAULT_DEMO_PARCELS),
+                parcels: parcels
+                    .or(file.demo_parcels)
+                    .unwrap_or(DEFAULT_DEMO_PARCELS),
                 seed,
             };
             let summary = app::load_demo(&store, options).await?;

@@ -154,6 +154,46 @@ async fn data_survives_close_and_reopen() {
     reopened.close().await;
 }
 
+/// Writers take the lock up front and queue (busy timeout) instead of failing
+/// with "database is locked" half-way; readers run beside them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_queue_and_all_commit() {
+    let (_dir, store) = common::gpkg_store().await;
+    let store = std::sync::Arc::new(store);
+    for code in ["a", "b"] {
+        store
+            .create_layer(&spec(code, code, GeometryType::Polygon))
+            .await
+            .unwrap();
+    }
+    let mut tasks = Vec::new();
+    for round in 0..8_u32 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let code = if round % 2 == 0 { "a" } else { "b" }.parse().unwrap();
+            let features = (0..2_000_u32)
+                .map(|i| {
+                    let x = 49.0 + f64::from(i) * 0.001;
+                    NewFeature::new(
+                        square(x, 55.0 + f64::from(round), 0.0005).into(),
+                        Properties::new(),
+                    )
+                })
+                .collect();
+            store.append_features(&code, features).await.unwrap();
+            // A read in the middle of other writes.
+            store.features(&code).await.unwrap().len()
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.unwrap() >= 2_000);
+    }
+    for code in ["a", "b"] {
+        let layer = store.layer(&code.parse().unwrap()).await.unwrap().unwrap();
+        assert_eq!((layer.version, layer.feature_count), (4, 8_000), "{code}");
+    }
+}
+
 /// `GpkgStore::open` on a file that is not an imgis GeoPackage: refused, and
 /// the directory holding it is byte-identical afterwards.
 async fn assert_refused_untouched(path: &Path, reason_contains: &str) {

@@ -17,9 +17,15 @@ use common::server::TestServer;
 const PARCELS: usize = 300;
 
 async fn demo_store(store: DynStore) -> DynStore {
-    app::load_demo(&store, DemoOptions { parcels: PARCELS, seed: 42 })
-        .await
-        .expect("loading the demo city");
+    app::load_demo(
+        &store,
+        DemoOptions {
+            parcels: PARCELS,
+            seed: 42,
+        },
+    )
+    .await
+    .expect("loading the demo city");
     store
 }
 
@@ -29,7 +35,10 @@ async fn gpkg() -> (tempfile::TempDir, DynStore) {
 }
 
 async fn postgis() -> ((), DynStore) {
-    ((), demo_store(Arc::new(common::postgis::postgis_store().await)).await)
+    (
+        (),
+        demo_store(Arc::new(common::postgis::postgis_store().await)).await,
+    )
 }
 
 macro_rules! on_both_backends {
@@ -71,7 +80,10 @@ async fn health_reports_store_index_and_every_layer(store: DynStore) {
     assert_eq!(body["status"], "ok");
     assert_eq!(body["store"]["backend"], store.backend());
     assert_eq!(body["store"]["reachable"], true);
-    assert_eq!(body["index"]["layers"].as_u64().unwrap() as usize, layers.len());
+    assert_eq!(
+        body["index"]["layers"].as_u64().unwrap() as usize,
+        layers.len()
+    );
     let total: i64 = layers.iter().map(|l| l.feature_count).sum();
     assert_eq!(body["index"]["features"].as_i64().unwrap(), total);
     for l in &layers {
@@ -81,8 +93,18 @@ async fn health_reports_store_index_and_every_layer(store: DynStore) {
             .iter()
             .find(|e| e["code"] == l.code().as_str())
             .unwrap_or_else(|| panic!("{} missing from /health", l.code()));
-        assert_eq!(entry["features"].as_i64().unwrap(), l.feature_count, "{}", l.code());
-        assert_eq!(entry["version"].as_i64().unwrap(), l.version, "{}", l.code());
+        assert_eq!(
+            entry["features"].as_i64().unwrap(),
+            l.feature_count,
+            "{}",
+            l.code()
+        );
+        assert_eq!(
+            entry["version"].as_i64().unwrap(),
+            l.version,
+            "{}",
+            l.code()
+        );
     }
     server.stop().await;
 }
@@ -91,10 +113,34 @@ async fn layers_list_and_lookup(store: DynStore) {
     let server = TestServer::start(store.clone()).await;
     let (status, body) = server.get_json("/layers").await;
     assert_eq!(status, 200);
-    let listed: Vec<&str> = body["layers"].as_array().unwrap().iter().map(|l| l["code"].as_str().unwrap()).collect();
-    let stored: Vec<String> = store.layers().await.unwrap().iter().map(|l| l.code().to_string()).collect();
-    assert_eq!(listed, stored, "every stored layer is listed, ordered by code");
-    for code in ["parcels", "water", "gas", "power", "heat", "telecom", "sewer", "heritage_zones", "territorial_zones"] {
+    let listed: Vec<&str> = body["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["code"].as_str().unwrap())
+        .collect();
+    let stored: Vec<String> = store
+        .layers()
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.code().to_string())
+        .collect();
+    assert_eq!(
+        listed, stored,
+        "every stored layer is listed, ordered by code"
+    );
+    for code in [
+        "parcels",
+        "water",
+        "gas",
+        "power",
+        "heat",
+        "telecom",
+        "sewer",
+        "heritage_zones",
+        "territorial_zones",
+    ] {
         assert!(listed.contains(&code), "demo layer {code} missing");
     }
 
@@ -105,8 +151,16 @@ async fn layers_list_and_lookup(store: DynStore) {
     assert_eq!(parcels["department"], "KZIO");
     assert_eq!(parcels["version"], 1);
     // The demo city lies in Kazan: the extent is within the city's lon/lat box.
-    let bbox: Vec<f64> = parcels["bbox"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-    assert!(bbox[0] > 48.8 && bbox[2] < 49.4 && bbox[1] > 55.6 && bbox[3] < 56.0, "{bbox:?}");
+    let bbox: Vec<f64> = parcels["bbox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        bbox[0] > 48.8 && bbox[2] < 49.4 && bbox[1] > 55.6 && bbox[3] < 56.0,
+        "{bbox:?}"
+    );
     server.stop().await;
 }
 
@@ -115,7 +169,10 @@ async fn parcel_by_cadastral_number(store: DynStore) {
     let stored = store.features(&code).await.unwrap();
     let server = TestServer::start(store.clone()).await;
     for f in stored.iter().step_by(37) {
-        let cadastral = f.cadastral.as_ref().expect("demo parcels have cadastral numbers");
+        let cadastral = f
+            .cadastral
+            .as_ref()
+            .expect("demo parcels have cadastral numbers");
         let (status, body) = server.get_json(&format!("/parcels/{cadastral}")).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["type"], "Feature");
@@ -129,7 +186,10 @@ async fn parcel_by_cadastral_number(store: DynStore) {
         // Geodesic area from the API against the generator's planar UTM area: within 0.5 %.
         let api = body["area_m2"].as_f64().unwrap();
         let planar = f.properties["area_m2"].as_f64().unwrap();
-        assert!(!f.geometry.is_empty() && (api - planar).abs() / planar < 0.005, "{api} vs {planar}");
+        assert!(
+            !f.geometry.is_empty() && (api - planar).abs() / planar < 0.005,
+            "{api} vs {planar}"
+        );
     }
     server.stop().await;
 }
@@ -140,18 +200,28 @@ async fn bad_requests_get_json_errors(store: DynStore) {
         ("/layers/no_such_layer", 404, "unknown_layer"),
         ("/layers/NOT%20A%20CODE", 404, "unknown_layer"),
         ("/parcels/16:50:999999:999", 404, "unknown_parcel"),
-        ("/parcels/16-50-011101-12", 400, "malformed_cadastral_number"),
+        (
+            "/parcels/16-50-011101-12",
+            400,
+            "malformed_cadastral_number",
+        ),
         ("/parcels/16:50:0111:1", 400, "malformed_cadastral_number"),
         ("/no/such/path", 404, "not_found"),
     ] {
         let (got, body) = server.get_json(path).await;
         assert_eq!(got, status, "{path}: {body}");
         assert_eq!(body["error"], code, "{path}: {body}");
-        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{path}: {body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{path}: {body}"
+        );
     }
     let (_, body) = server.get_json("/parcels/abc").await;
     assert!(
-        body["message"].as_str().unwrap().contains("NN:NN:NNNNNN[N]:N"),
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("NN:NN:NNNNNN[N]:N"),
         "the message names the expected format: {body}"
     );
     server.stop().await;
@@ -172,13 +242,17 @@ async fn writes_reach_the_index_and_failed_writes_change_nothing(store: DynStore
         .app
         .append_features(
             &code,
-            vec![NewFeature::new(square.clone().into(), Default::default()).with_cadastral(number.clone())],
+            vec![NewFeature::new(square.clone().into(), Default::default())
+                .with_cadastral(number.clone())],
         )
         .await
         .expect("append commits");
     assert_eq!(layer.version, existing + 1);
     let (status, body) = server.get_json(&format!("/parcels/{number}")).await;
-    assert_eq!(status, 200, "the index answers with the new parcel at once: {body}");
+    assert_eq!(
+        status, 200,
+        "the index answers with the new parcel at once: {body}"
+    );
     let (_, meta) = server.get_json("/layers/parcels").await;
     assert_eq!(meta["version"], existing + 1);
     assert_eq!(meta["feature_count"], PARCELS + 1);
@@ -190,15 +264,29 @@ async fn writes_reach_the_index_and_failed_writes_change_nothing(store: DynStore
                 .with_cadastral(format!("16:50:990002:{i}").parse().unwrap())
         })
         .collect();
-    features.push(NewFeature::new(square.into(), Default::default()).with_cadastral("16:50:990002:7".parse().unwrap()));
-    let err = server.app.replace_features(&code, features).await.expect_err("a duplicate must fail");
+    features.push(
+        NewFeature::new(square.into(), Default::default())
+            .with_cadastral("16:50:990002:7".parse().unwrap()),
+    );
+    let err = server
+        .app
+        .replace_features(&code, features)
+        .await
+        .expect_err("a duplicate must fail");
     assert!(err.to_string().contains("16:50:990002:7"), "{err}");
     let after = server.app.index().layer(&code).unwrap();
     assert_eq!(after.layer().version, existing + 1);
     assert_eq!(after.len(), PARCELS + 1);
     let stored = store.layer(&code).await.unwrap().unwrap();
-    assert_eq!((stored.version, stored.feature_count), (existing + 1, PARCELS as i64 + 1));
-    assert!(store.parcel(&"16:50:990002:1".parse().unwrap()).await.unwrap().is_none());
+    assert_eq!(
+        (stored.version, stored.feature_count),
+        (existing + 1, PARCELS as i64 + 1)
+    );
+    assert!(store
+        .parcel(&"16:50:990002:1".parse().unwrap())
+        .await
+        .unwrap()
+        .is_none());
     assert!(store.parcel(&number).await.unwrap().is_some());
     server.stop().await;
 }

@@ -17,7 +17,8 @@ CREATE TABLE imgis_departments (
 -- edit, so answers can cite which data they came from and tile caches key on it.
 CREATE TABLE imgis_layers (
     -- The same whitelist as imgis::model::LayerCode; also the feature table's name.
-    code          TEXT NOT NULL PRIMARY KEY CHECK (code GLOB '[a-z]*' AND code NOT GLOB '*[^a-z0-9_]*'),
+    code          TEXT NOT NULL PRIMARY KEY
+                  CHECK (code GLOB '[a-z]*' AND code NOT GLOB '*[^a-z0-9_]*' AND length(code) <= 63),
     title         TEXT NOT NULL,
     description   TEXT NOT NULL DEFAULT '',
     kind          TEXT NOT NULL CHECK (kind IN ('parcels', 'utilities', 'zones', 'other')),

@@ -54,8 +54,12 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::UnknownLayer(code) => ApiError::UnknownLayer(format!("layer '{code}' does not exist")),
-            e if e.is_unavailable() => ApiError::Unavailable("the store cannot be reached; try again shortly".into()),
+            StoreError::UnknownLayer(code) => {
+                ApiError::UnknownLayer(format!("layer '{code}' does not exist"))
+            }
+            e if e.is_unavailable() => {
+                ApiError::Unavailable("the store cannot be reached; try again shortly".into())
+            }
             e => ApiError::internal(e),
         }
     }
@@ -80,11 +84,13 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response = (status, Json(json!({ "error": code, "message": message }))).into_response();
+        let mut response =
+            (status, Json(json!({ "error": code, "message": message }))).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
         }
         response
     }

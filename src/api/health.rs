@@ -20,7 +20,13 @@ async fn health(State(app): State<AppState>) -> impl IntoResponse {
     let (reachable, store_error) = match reachable {
         Ok(Ok(())) => (true, None),
         Ok(Err(e)) => (false, Some(e.to_string())),
-        Err(_) => (false, Some(format!("no answer within {} s", HEALTH_STORE_TIMEOUT.as_secs()))),
+        Err(_) => (
+            false,
+            Some(format!(
+                "no answer within {} s",
+                HEALTH_STORE_TIMEOUT.as_secs()
+            )),
+        ),
     };
     let snapshot = app.index().snapshot();
     let stats = app.index_stats();

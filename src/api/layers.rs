@@ -39,8 +39,16 @@ async fn list(State(app): State<AppState>) -> Json<Value> {
     Json(json!({ "layers": layers }))
 }
 
-async fn one(State(app): State<AppState>, Path(code): Path<String>) -> Result<Json<Value>, ApiError> {
-    let unknown = || ApiError::UnknownLayer(format!("layer '{}' does not exist", code.chars().take(64).collect::<String>()));
+async fn one(
+    State(app): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let unknown = || {
+        ApiError::UnknownLayer(format!(
+            "layer '{}' does not exist",
+            code.chars().take(64).collect::<String>()
+        ))
+    };
     let code: LayerCode = code.parse().map_err(|_| unknown())?;
     let layer = app.index().layer(&code).ok_or_else(unknown)?;
     Ok(Json(layer_json(&layer)))

@@ -13,12 +13,14 @@ pub fn router() -> Router<AppState> {
 
 /// A parcel by cadastral number, as a GeoJSON Feature (EPSG:4326 lon/lat) with
 /// the layer and version it was answered from, and its geodesic area in m².
-async fn parcel(State(app): State<AppState>, Path(cadastral): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn parcel(
+    State(app): State<AppState>,
+    Path(cadastral): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let cadastral: Cadastral = cadastral.parse()?;
-    let (layer, feature) = app
-        .index()
-        .parcel(&cadastral)
-        .ok_or_else(|| ApiError::UnknownParcel(format!("no parcel has cadastral number {cadastral}")))?;
+    let (layer, feature) = app.index().parcel(&cadastral).ok_or_else(|| {
+        ApiError::UnknownParcel(format!("no parcel has cadastral number {cadastral}"))
+    })?;
     let area_m2 = if feature.geometry.is_empty() {
         0.0
     } else {

@@ -62,7 +62,10 @@ pub async fn open_store(config: &StoreConfig) -> Result<DynStore, StoreError> {
         StoreConfig::Gpkg { path } => {
             // The embedded default lives in data/ of the working folder; make the folder
             // on the first start rather than failing on a fresh machine.
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+            if let Some(parent) = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty() && !p.exists())
+            {
                 std::fs::create_dir_all(parent).map_err(|e| StoreError::Connect {
                     target: path.display().to_string(),
                     reason: format!("cannot create folder {}: {e}", parent.display()),
@@ -74,7 +77,10 @@ pub async fn open_store(config: &StoreConfig) -> Result<DynStore, StoreError> {
 }
 
 /// Generates the demo city and writes it into the store.
-pub async fn load_demo(store: &DynStore, options: DemoOptions) -> Result<demo::LoadSummary, AppError> {
+pub async fn load_demo(
+    store: &DynStore,
+    options: DemoOptions,
+) -> Result<demo::LoadSummary, AppError> {
     let started = Instant::now();
     let city = tokio::task::spawn_blocking(move || demo::generate(&options)).await??;
     let generated = started.elapsed();
@@ -95,8 +101,12 @@ impl App {
     pub async fn open(config: Config) -> Result<Arc<App>, AppError> {
         let store = open_store(&config.store).await?;
         info!(backend = store.backend(), location = %store.location(), "store open");
-        if config.store.is_embedded() && config.demo_parcels > 0 && store.layers().await?.is_empty() {
-            info!(parcels = config.demo_parcels, "the embedded store is empty: generating the demo city");
+        if config.store.is_embedded() && config.demo_parcels > 0 && store.layers().await?.is_empty()
+        {
+            info!(
+                parcels = config.demo_parcels,
+                "the embedded store is empty: generating the demo city"
+            );
             load_demo(
                 &store,
                 DemoOptions {
@@ -135,7 +145,10 @@ impl App {
     }
 
     pub fn index_stats(&self) -> IndexStats {
-        *self.stats.lock().expect("stats lock is never held across a panic")
+        *self
+            .stats
+            .lock()
+            .expect("stats lock is never held across a panic")
     }
 
     /// Reads every layer from the store and publishes its index.
@@ -165,7 +178,10 @@ impl App {
             bytes_per_feature = stats.memory_bytes.checked_div(stats.features).unwrap_or(0),
             "index built"
         );
-        *self.stats.lock().expect("stats lock is never held across a panic") = stats;
+        *self
+            .stats
+            .lock()
+            .expect("stats lock is never held across a panic") = stats;
         Ok(stats)
     }
 
@@ -174,7 +190,9 @@ impl App {
         let n = features.len();
         let index = &self.index;
         // The R-tree bulk load is CPU work: keep it off the async workers.
-        let built = tokio::task::spawn_blocking(move || crate::index::LayerIndex::build(layer, features)).await?;
+        let built =
+            tokio::task::spawn_blocking(move || crate::index::LayerIndex::build(layer, features))
+                .await?;
         index.publish(built);
         Ok(n)
     }
@@ -200,20 +218,31 @@ impl App {
     }
 
     /// Replaces a layer's features: store (one transaction), then index.
-    pub async fn replace_features(&self, code: &LayerCode, features: Vec<NewFeature>) -> Result<Layer, AppError> {
+    pub async fn replace_features(
+        &self,
+        code: &LayerCode,
+        features: Vec<NewFeature>,
+    ) -> Result<Layer, AppError> {
         let lock = self.write_lock(code);
         let _guard = lock.lock().await;
         let outcome = self.store.replace_features(code, features).await?;
         let layer = outcome.layer.clone();
         let index_layer = outcome.layer;
         let features = outcome.features;
-        let built = tokio::task::spawn_blocking(move || crate::index::LayerIndex::build(index_layer, features)).await?;
+        let built = tokio::task::spawn_blocking(move || {
+            crate::index::LayerIndex::build(index_layer, features)
+        })
+        .await?;
         self.index.publish(built);
         Ok(layer)
     }
 
     /// Appends features to a layer: store (one transaction), then index.
-    pub async fn append_features(&self, code: &LayerCode, features: Vec<NewFeature>) -> Result<Layer, AppError> {
+    pub async fn append_features(
+        &self,
+        code: &LayerCode,
+        features: Vec<NewFeature>,
+    ) -> Result<Layer, AppError> {
         let lock = self.write_lock(code);
         let _guard = lock.lock().await;
         let outcome = self.store.append_features(code, features).await?;
@@ -232,7 +261,11 @@ impl App {
 
 /// Serves the API on `listener` until `shutdown` resolves, then lets in-flight
 /// requests finish.
-pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
+pub async fn run(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
     let addr = listener.local_addr()?;
     info!(%addr, "serving http://{addr}/");
     axum::serve(listener, crate::api::router(app))

@@ -74,16 +74,36 @@ mod tests {
     fn builtin_catalog_has_the_city_units_and_external_approvers() {
         let c = Catalog::builtin();
         let codes: Vec<&str> = c.departments.iter().map(|d| d.code.as_str()).collect();
-        for code in ["KZIO", "UAIG", "KVB", "UGR", "GAS", "POWER", "VODOKANAL", "HEAT", "TELECOM", "HERITAGE"] {
+        for code in [
+            "KZIO",
+            "UAIG",
+            "KVB",
+            "UGR",
+            "GAS",
+            "POWER",
+            "VODOKANAL",
+            "HEAT",
+            "TELECOM",
+            "HERITAGE",
+        ] {
             assert!(codes.contains(&code), "{code} missing");
         }
         assert!(c.departments.iter().any(|d| d.external));
-        assert!(!c.departments.iter().find(|d| d.code == "KZIO").unwrap().external);
+        assert!(
+            !c.departments
+                .iter()
+                .find(|d| d.code == "KZIO")
+                .unwrap()
+                .external
+        );
     }
 
     #[test]
     fn duplicate_codes_are_refused() {
         let text = "[[departments]]\ncode='A'\nname='a'\n[[departments]]\ncode='A'\nname='b'\n";
-        assert!(matches!(Catalog::parse(text, "t"), Err(CatalogError::DuplicateDepartment { .. })));
+        assert!(matches!(
+            Catalog::parse(text, "t"),
+            Err(CatalogError::DuplicateDepartment { .. })
+        ));
     }
 }

@@ -40,7 +40,11 @@ pub enum ConfigError {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "imgis", version, about = "Integrated municipal geo-information system server")]
+#[command(
+    name = "imgis",
+    version,
+    about = "Integrated municipal geo-information system server"
+)]
 pub struct Cli {
     /// TOML config file (keys as the long flags, with '_' for '-').
     #[arg(long, global = true, env = "IMGIS_CONFIG")]
@@ -108,7 +112,9 @@ pub struct FileConfig {
 
 impl FileConfig {
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
-        let Some(path) = path else { return Ok(Self::default()) };
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: name.clone(),
@@ -186,16 +192,20 @@ impl Config {
         } = args;
         let listen = match listen.or(file.listen) {
             Some(a) => a,
-            None => DEFAULT_LISTEN.parse().map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
-                what: "listen address",
-                value: DEFAULT_LISTEN.into(),
-                reason: e.to_string(),
-            })?,
+            None => DEFAULT_LISTEN
+                .parse()
+                .map_err(|e: std::net::AddrParseError| ConfigError::Invalid {
+                    what: "listen address",
+                    value: DEFAULT_LISTEN.into(),
+                    reason: e.to_string(),
+                })?,
         };
         Ok(Self {
             listen,
             store: StoreConfig::resolve(store, file),
-            demo_parcels: demo_parcels.or(file.demo_parcels).unwrap_or(DEFAULT_DEMO_PARCELS),
+            demo_parcels: demo_parcels
+                .or(file.demo_parcels)
+                .unwrap_or(DEFAULT_DEMO_PARCELS),
             metric_srs: file
                 .metric_srs
                 .clone()
@@ -210,7 +220,9 @@ mod tests {
 
     #[test]
     fn flags_win_over_file_and_file_over_defaults() {
-        let file: FileConfig = toml::from_str("listen = '0.0.0.0:9000'\ngpkg = 'city.gpkg'\ndemo_parcels = 7").unwrap();
+        let file: FileConfig =
+            toml::from_str("listen = '0.0.0.0:9000'\ngpkg = 'city.gpkg'\ndemo_parcels = 7")
+                .unwrap();
         let c = Config::resolve_serve(
             ServeArgs {
                 store: StoreArgs::default(),
@@ -222,7 +234,12 @@ mod tests {
         .unwrap();
         assert_eq!(c.listen.port(), 1234);
         assert_eq!(c.demo_parcels, 7);
-        assert_eq!(c.store, StoreConfig::Gpkg { path: "city.gpkg".into() });
+        assert_eq!(
+            c.store,
+            StoreConfig::Gpkg {
+                path: "city.gpkg".into()
+            }
+        );
 
         let c = Config::resolve_serve(
             ServeArgs {
@@ -237,7 +254,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
-        assert!(!format!("{c:?}").contains("pw"), "the password never reaches Debug output");
+        assert!(
+            !format!("{c:?}").contains("pw"),
+            "the password never reaches Debug output"
+        );
     }
 
     #[test]

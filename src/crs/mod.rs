@@ -64,7 +64,10 @@ impl Transformer {
     }
 
     pub fn coord(&self, c: Coord<f64>) -> Result<Coord<f64>, CrsError> {
-        let (x, y) = self.proj.convert((c.x, c.y)).map_err(|e| self.error(c, e))?;
+        let (x, y) = self
+            .proj
+            .convert((c.x, c.y))
+            .map_err(|e| self.error(c, e))?;
         if !x.is_finite() || !y.is_finite() {
             return Err(self.error(c, "result is not finite"));
         }
@@ -93,18 +96,29 @@ mod tests {
     #[test]
     fn kazan_kremlin_round_trips_through_utm_39n() {
         // The Kazan Kremlin, lon/lat degrees.
-        let kremlin = Coord { x: 49.1056, y: 55.7989 };
-        let utm = Transformer::to_metric(KAZAN_METRIC_SRS).unwrap().coord(kremlin).unwrap();
+        let kremlin = Coord {
+            x: 49.1056,
+            y: 55.7989,
+        };
+        let utm = Transformer::to_metric(KAZAN_METRIC_SRS)
+            .unwrap()
+            .coord(kremlin)
+            .unwrap();
         // UTM 39N: central meridian 51°E, so Kazan lies west of it (easting < 500 km).
         assert!((370_000.0..390_000.0).contains(&utm.x), "{utm:?}");
         assert!((6_180_000.0..6_190_000.0).contains(&utm.y), "{utm:?}");
-        let back = Transformer::from_metric(KAZAN_METRIC_SRS).unwrap().coord(utm).unwrap();
+        let back = Transformer::from_metric(KAZAN_METRIC_SRS)
+            .unwrap()
+            .coord(utm)
+            .unwrap();
         assert!((back.x - kremlin.x).abs() < 1e-9 && (back.y - kremlin.y).abs() < 1e-9);
     }
 
     #[test]
     fn unknown_crs_is_a_clear_error() {
-        let e = Transformer::new("EPSG:999999", STORAGE_SRS).err().expect("must fail");
+        let e = Transformer::new("EPSG:999999", STORAGE_SRS)
+            .err()
+            .expect("must fail");
         assert!(e.to_string().contains("EPSG:999999"), "{e}");
     }
 }

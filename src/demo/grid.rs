@@ -7,11 +7,14 @@
 //! street, wider than the others, so blocks keep one size everywhere.
 
 use geo::{Distance, Euclidean};
-use geo_types::{coord, Coord, LineString, Point, Polygon, Rect};
+use geo_types::{coord, Coord, Geometry, LineString, Point, Polygon, Rect};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use serde_json::json;
 
 use super::outline::{inside, District, Region};
+use super::Draft;
+use crate::model::props;
 
 /// Block width (along x), metres.
 pub(super) const BLOCK_W_M: f64 = 120.0;
@@ -55,7 +58,8 @@ fn line_offset_m(k: i64, block_m: f64) -> f64 {
     let mains_before = |k: i64| (k + MAIN_EVERY - 1).div_euclid(MAIN_EVERY);
     let extra = (MAIN_STREET_M - STREET_M) / 2.0;
     #[allow(clippy::cast_precision_loss)] // grid indices stay far below 2^52
-    let offset = k as f64 * (block_m + STREET_M) + extra * (mains_before(k) + mains_before(k + 1) - 1) as f64;
+    let offset = k as f64 * (block_m + STREET_M)
+        + extra * (mains_before(k) + mains_before(k + 1) - 1) as f64;
     offset
 }
 
@@ -113,7 +117,10 @@ impl Grid {
 
     /// Cell `(i, j)` between street centre lines, metres.
     pub fn cell(&self, i: i64, j: i64) -> Rect<f64> {
-        Rect::new(coord! { x: self.x(i), y: self.y(j) }, coord! { x: self.x(i + 1), y: self.y(j + 1) })
+        Rect::new(
+            coord! { x: self.x(i), y: self.y(j) },
+            coord! { x: self.x(i + 1), y: self.y(j + 1) },
+        )
     }
 
     /// The block of cell `(i, j)`: the cell less the streets, metres.
@@ -135,7 +142,10 @@ impl Grid {
     /// Row-major index of cell `(i, j)`, `None` outside the grid.
     pub fn index(&self, i: i64, j: i64) -> Option<usize> {
         if (self.i0..self.i1).contains(&i) && (self.j0..self.j1).contains(&j) {
-            let (di, dj) = (usize::try_from(i - self.i0).ok()?, usize::try_from(j - self.j0).ok()?);
+            let (di, dj) = (
+                usize::try_from(i - self.i0).ok()?,
+                usize::try_from(j - self.j0).ok()?,
+            );
             Some(dj * self.width() + di)
         } else {
             None
@@ -148,10 +158,10 @@ impl Grid {
 pub(super) fn buildable_cells(grid: &Grid, city: &Region, rivers: &Region) -> Vec<(i64, i64)> {
     let mut out: Vec<(f64, i64, i64)> = Vec::new();
     for j in grid.j0..grid.j1 {
-        let yc = (grid.y(j) + grid.y(j + 1)) / 2.0;
+        let yc = f64::midpoint(grid.y(j), grid.y(j + 1));
         let (in_city, in_river) = (city.crossings(yc), rivers.crossings(yc));
         for i in grid.i0..grid.i1 {
-            let xc = (grid.x(i) + grid.x(i + 1)) / 2.0;
+            let xc = f64::midpoint(grid.x(i), grid.x(i + 1));
             if !inside(&in_city, xc) || inside(&in_river, xc) {
                 continue;
             }
@@ -200,24 +210,28 @@ pub(super) fn number_blocks(
     parcels: usize,
 ) -> Vec<Block> {
     // Crossings of each district at each row's block centre line, computed once per row.
-    let mut rows: std::collections::BTreeMap<i64, Vec<Vec<f64>>> = std::collections::BTreeMap::new();
+    let mut rows: std::collections::BTreeMap<i64, Vec<Vec<f64>>> =
+        std::collections::BTreeMap::new();
     let mut district_of = Vec::with_capacity(cells.len());
     for &(i, j) in cells {
         let centre = grid.block(i, j).center();
         let crossings = rows
             .entry(j)
             .or_insert_with(|| regions.iter().map(|r| r.crossings(centre.y)).collect());
-        let d = crossings.iter().position(|c| inside(c, centre.x)).unwrap_or_else(|| {
-            // On a shared border to the float: the nearest district takes it.
-            let p = Point::from(centre);
-            (0..districts.len())
-                .min_by(|&a, &b| {
-                    Euclidean
-                        .distance(&districts[a].metric, &p)
-                        .total_cmp(&Euclidean.distance(&districts[b].metric, &p))
-                })
-                .expect("there is at least one district")
-        });
+        let d = crossings
+            .iter()
+            .position(|c| inside(c, centre.x))
+            .unwrap_or_else(|| {
+                // On a shared border to the float: the nearest district takes it.
+                let p = Point::from(centre);
+                (0..districts.len())
+                    .min_by(|&a, &b| {
+                        Euclidean
+                            .distance(&districts[a].metric, &p)
+                            .total_cmp(&Euclidean.distance(&districts[b].metric, &p))
+                    })
+                    .expect("there is at least one district")
+            });
         district_of.push(d);
     }
     let mut totals = vec![0usize; districts.len()];
@@ -252,6 +266,22 @@ pub(super) fn number_blocks(
         .collect()
 }
 
+/// The quarters layer: one feature per block.
+pub(super) fn quarter_drafts(blocks: &[Block], districts: &[District]) -> Vec<Draft> {
+    blocks
+        .iter()
+        .map(|b| {
+            Draft::new(
+                Geometry::Polygon(b.rect.to_polygon()),
+                props([
+                    ("quarter", json!(b.quarter)),
+                    ("district", json!(districts[b.district].name)),
+                ]),
+            )
+        })
+        .collect()
+}
+
 /// One land plot, before it gets its attributes.
 pub(super) struct ParcelShape {
     /// Index into the blocks.
@@ -268,8 +298,8 @@ pub(super) struct ParcelShape {
 
 /// Cuts every block into `ROWS × columns` plots. The inner boundaries are
 /// jittered (deterministically, from `rng`) so that plots differ in shape; a
-/// block always draws the same amount of randomness, so the plots of the first
-/// blocks do not depend on how many blocks follow.
+/// block always draws the same amount of randomness, so at a given number of
+/// columns the plots of the first blocks do not depend on how many blocks follow.
 pub(super) fn parcels(blocks: &[Block], columns: usize, rng: &mut ChaCha8Rng) -> Vec<ParcelShape> {
     let mut out = Vec::with_capacity(blocks.iter().map(|b| b.parcels).sum());
     #[allow(clippy::cast_precision_loss)]
@@ -284,7 +314,10 @@ pub(super) fn parcels(blocks: &[Block], columns: usize, rng: &mut ChaCha8Rng) ->
         let mid_y = |x: f64| mid_w + (mid_e - mid_w) * (x - min.x) / (max.x - min.x);
         // Column boundaries per row at the street front and at the middle line; a
         // jitter of at most 15 % of a column keeps the quadrilaterals convex.
-        let mut bounds = [[vec![0.0; columns + 1], vec![0.0; columns + 1]], [vec![0.0; columns + 1], vec![0.0; columns + 1]]];
+        let mut bounds = [
+            [vec![0.0; columns + 1], vec![0.0; columns + 1]],
+            [vec![0.0; columns + 1], vec![0.0; columns + 1]],
+        ];
         for row in &mut bounds {
             for side in row.iter_mut() {
                 for (k, x) in side.iter_mut().enumerate() {
@@ -339,14 +372,14 @@ mod tests {
 
     #[test]
     fn lines_step_by_a_block_and_half_of_each_street() {
-        for k in -23..23 {
-            for (block, pos) in [(BLOCK_W_M, line_offset_m as fn(i64, f64) -> f64)] {
-                let step = pos(k + 1, block) - pos(k, block);
+        for block in [BLOCK_W_M, BLOCK_H_M] {
+            assert_eq!(line_offset_m(0, block), 0.0);
+            for k in -23..23 {
+                let step = line_offset_m(k + 1, block) - line_offset_m(k, block);
                 let want = block + street_width_m(k) / 2.0 + street_width_m(k + 1) / 2.0;
                 assert!((step - want).abs() < 1e-9, "k={k}: {step} != {want}");
             }
         }
-        assert_eq!(line_offset_m(0, BLOCK_H_M), 0.0);
     }
 
     #[test]

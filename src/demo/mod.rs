@@ -4,7 +4,7 @@
 //! [`generate`] is pure: the same [`DemoOptions`] always give byte-identical
 //! layers. It works in EPSG:32639 (UTM 39N, metres) and hands every geometry
 //! out in EPSG:4326 lon/lat degrees. The steps:
-//! 1. Outline: the districts, their union (the city) and a [`outline::Region`] of each.
+//! 1. Outline: the districts, their union (the city), and a region index of each.
 //! 2. Rivers: the Kazanka and the Noksa, meandering bands of water cut to the city.
 //! 3. Grid: cells between street centre lines, from the Kremlin outward; a cell is
 //!    buildable when it lies inside the city and clear of the rivers. The first
@@ -30,9 +30,9 @@ mod rivers;
 mod streets;
 mod zones;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use geo::{Area, BooleanOps, Buffer};
+use geo::{Area, BooleanOps};
 use geo_types::{Coord, Geometry, MultiPolygon};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -44,14 +44,18 @@ use crate::model::{props, Cadastral, GeometryType, LayerKind, LayerSpec, NewFeat
 use crate::store::{Store, StoreError};
 
 /// The Kazan Kremlin, EPSG:4326 lon/lat degrees: the centre the city grows from.
-pub const CENTRE_LONLAT: Coord<f64> = Coord { x: 49.1056, y: 55.7989 };
+pub const CENTRE_LONLAT: Coord<f64> = Coord {
+    x: 49.1056,
+    y: 55.7989,
+};
 
 pub type Result<T, E = DemoError> = std::result::Result<T, E>;
 
 /// What city to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DemoOptions {
-    /// Exactly this many land plots (1 up to about two million).
+    /// Exactly this many land plots: 1 up to about 2.5 million (blocks are cut
+    /// into narrower plots beyond about 500 000).
     pub parcels: usize,
     /// Seed of every random choice; the same seed gives the same city.
     pub seed: u64,
@@ -60,7 +64,10 @@ pub struct DemoOptions {
 impl Default for DemoOptions {
     /// A small city for the first run: 5 000 plots, a dense centre of a few km².
     fn default() -> Self {
-        Self { parcels: 5000, seed: 42 }
+        Self {
+            parcels: 5000,
+            seed: 42,
+        }
     }
 }
 
@@ -80,6 +87,7 @@ pub struct DemoCity {
 
 impl DemoCity {
     /// The layer with this code.
+    #[must_use]
     pub fn layer(&self, code: &str) -> Option<&DemoLayer> {
         self.layers.iter().find(|l| l.spec.code.as_str() == code)
     }
@@ -98,7 +106,7 @@ pub enum DemoError {
 }
 
 /// A feature in the making: geometry in EPSG:32639 metres until [`generate`]'s last step.
-pub(crate) struct Draft {
+struct Draft {
     geometry: Geometry<f64>,
     cadastral: Option<Cadastral>,
     properties: Properties,
@@ -114,11 +122,215 @@ impl Draft {
     }
 }
 
+/// What a layer of the demo city is.
+struct LayerDef {
+    code: &'static str,
+    /// Cyrillic, as the city names the layer.
+    title: &'static str,
+    /// One English sentence.
+    description: &'static str,
+    kind: LayerKind,
+    /// Owning department's code in the catalog.
+    department: &'static str,
+    geometry_type: GeometryType,
+}
+
+impl LayerDef {
+    fn spec(&self) -> LayerSpec {
+        LayerSpec {
+            code: self.code.parse().expect("the demo's layer codes are valid"),
+            title: self.title.to_owned(),
+            description: self.description.to_owned(),
+            kind: self.kind,
+            department: Some(self.department.to_owned()),
+            geometry_type: self.geometry_type,
+            public: true,
+        }
+    }
+}
+
+/// Shorthand for the table below.
+const fn def(
+    code: &'static str,
+    title: &'static str,
+    description: &'static str,
+    kind: LayerKind,
+    department: &'static str,
+    geometry_type: GeometryType,
+) -> LayerDef {
+    LayerDef {
+        code,
+        title,
+        description,
+        kind,
+        department,
+        geometry_type,
+    }
+}
+
+/// The layers, in the order they are loaded and drawn: areas first, then plots,
+/// streets, networks and overlays. Codes and property names are an interface:
+/// routing rules and map styles refer to them.
+const LAYERS: [LayerDef; 17] = {
+    use GeometryType as G;
+    use LayerKind as K;
+    [
+        def(
+            "districts",
+            "Административные районы",
+            "The seven administrative districts of Kazan, real outlines from OpenStreetMap.",
+            K::Other,
+            "UAIG",
+            G::MultiPolygon,
+        ),
+        def(
+            "rivers",
+            "Водные объекты",
+            "Rivers of the demo city: the Kazanka and the Noksa.",
+            K::Other,
+            "UAIG",
+            G::MultiPolygon,
+        ),
+        def(
+            "water_protection_zones",
+            "Водоохранные зоны и прибрежные защитные полосы",
+            "Water protection zones and shore strips of the rivers (Water Code art. 65).",
+            K::Zones,
+            "FISHERIES",
+            G::MultiPolygon,
+        ),
+        def(
+            "territorial_zones",
+            "Территориальные зоны",
+            "Territorial zones of the land-use rules (ПЗЗ) over groups of blocks.",
+            K::Zones,
+            "UAIG",
+            G::Polygon,
+        ),
+        def(
+            "quarters",
+            "Кадастровые кварталы",
+            "Cadastral quarters, one per street block.",
+            K::Other,
+            "KZIO",
+            G::Polygon,
+        ),
+        def(
+            "parcels",
+            "Земельные участки",
+            "Land plots with cadastral numbers, addresses and permitted use.",
+            K::Parcels,
+            "KZIO",
+            G::Polygon,
+        ),
+        def(
+            "streets",
+            "Улично-дорожная сеть",
+            "Street centre lines, one feature per named street.",
+            K::Other,
+            "KVB",
+            G::LineString,
+        ),
+        def(
+            "water",
+            "Водопровод",
+            "Water mains and distribution pipes along the streets.",
+            K::Utilities,
+            "VODOKANAL",
+            G::LineString,
+        ),
+        def(
+            "sewer",
+            "Канализация",
+            "Gravity and pressure sewers along the streets.",
+            K::Utilities,
+            "VODOKANAL",
+            G::LineString,
+        ),
+        def(
+            "gas",
+            "Газопроводы",
+            "Gas distribution pipes of low, medium and high pressure.",
+            K::Utilities,
+            "GAS",
+            G::LineString,
+        ),
+        def(
+            "gas_stations",
+            "Газорегуляторные пункты",
+            "Pressure-reducing stations (ГРП) on the gas network.",
+            K::Utilities,
+            "GAS",
+            G::Point,
+        ),
+        def(
+            "power",
+            "Электрические сети",
+            "Power lines and cables from 0.4 to 220 kV.",
+            K::Utilities,
+            "POWER",
+            G::LineString,
+        ),
+        def(
+            "heat",
+            "Тепловые сети",
+            "District heating pipes along the streets.",
+            K::Utilities,
+            "HEAT",
+            G::LineString,
+        ),
+        def(
+            "telecom",
+            "Сети связи",
+            "Communication cables of the telecom operators.",
+            K::Utilities,
+            "TELECOM",
+            G::LineString,
+        ),
+        def(
+            "heritage_objects",
+            "Объекты культурного наследия",
+            "Protected historic buildings of the centre (invented names).",
+            K::Other,
+            "HERITAGE",
+            G::Polygon,
+        ),
+        def(
+            "heritage_zones",
+            "Зоны охраны объектов культурного наследия",
+            "Protection zones of the heritage objects (Federal Law 73-FZ).",
+            K::Zones,
+            "HERITAGE",
+            G::Polygon,
+        ),
+        def(
+            "sanitary_zones",
+            "Санитарно-защитные зоны",
+            "Sanitary protection zones of industrial enterprises, by hazard class.",
+            K::Zones,
+            "SANITARY",
+            G::Polygon,
+        ),
+    ]
+};
+
+/// The generator of step `step`'s randomness: one ChaCha8 stream of the seed each.
+fn rng(seed: u64, step: u64) -> ChaCha8Rng {
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    r.set_stream(step);
+    r
+}
+
 /// Makes the demo city described by `opts`.
 ///
 /// Pure and synchronous (CPU only): the same options always give byte-identical
-/// output. Geometries are EPSG:4326 lon/lat degrees. About a second per
-/// 300 000 plots in a release build.
+/// output. Geometries are EPSG:4326 lon/lat degrees. A release build makes
+/// 300 000 plots in one to two seconds.
+///
+/// # Errors
+/// [`DemoError::Parcels`] when `opts.parcels` is 0 or more than the district
+/// outlines can hold at the finest subdivision (about 2.5 million);
+/// [`DemoError::Crs`] if PROJ cannot transform between EPSG:4326 and EPSG:32639.
 ///
 /// # Examples
 /// ```
@@ -130,20 +342,60 @@ pub fn generate(opts: &DemoOptions) -> Result<DemoCity> {
     // PROJ contexts are not Sync: one transformer each way, for this call only.
     let to_metric = Transformer::to_metric(KAZAN_METRIC_SRS)?;
     let from_metric = Transformer::from_metric(KAZAN_METRIC_SRS)?;
-    let rng = |step: u64| {
-        let mut r = ChaCha8Rng::seed_from_u64(opts.seed);
-        r.set_stream(step);
-        r
-    };
+    let Drafts {
+        districts,
+        layers: mut drafts,
+    } = draft(opts, &to_metric)?;
+    let mut districts = Some(districts);
+    let mut layers = Vec::with_capacity(LAYERS.len());
+    for def in &LAYERS {
+        // 7. Out in lon/lat; the districts are already, as read.
+        let features = match (def.code, drafts.remove(def.code)) {
+            ("districts", _) => districts.take().unwrap_or_default(),
+            (_, Some(features)) => features
+                .into_iter()
+                .map(|d| {
+                    Ok(NewFeature {
+                        geometry: from_metric.geometry(&d.geometry)?,
+                        cadastral: d.cadastral,
+                        properties: d.properties,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?,
+            (code, None) => unreachable!("layer {code} is drafted by `draft`"),
+        };
+        layers.push(DemoLayer {
+            spec: def.spec(),
+            features,
+        });
+    }
+    debug_assert!(drafts.is_empty(), "every drafted layer is in LAYERS");
+    Ok(DemoCity { layers })
+}
+
+/// The city before its last step.
+struct Drafts {
+    /// The districts layer, final already: it keeps the source's lon/lat outlines.
+    districts: Vec<NewFeature>,
+    /// Every other layer by code, in EPSG:32639 metres.
+    layers: BTreeMap<&'static str, Vec<Draft>>,
+}
+
+/// Steps 1 to 6 of [`generate`].
+fn draft(opts: &DemoOptions, to_metric: &Transformer) -> Result<Drafts> {
+    let rng = |step: u64| rng(opts.seed, step);
 
     // 1. Outline.
-    let districts = outline::districts(&to_metric)?;
+    let districts = outline::districts(to_metric)?;
     let city = geo::unary_union(districts.iter().map(|d| &d.metric));
     let city_region = outline::Region::new(&city);
-    let district_regions: Vec<_> = districts.iter().map(|d| outline::Region::new(&d.metric)).collect();
+    let district_regions: Vec<_> = districts
+        .iter()
+        .map(|d| outline::Region::new(&d.metric))
+        .collect();
 
-    // 2. Rivers; overlapping at the mouth, so one union for "is this water".
-    let rivers = rivers::rivers(&to_metric, &city, &mut rng(1))?;
+    // 2. Rivers; they overlap at a mouth, so one union answers "is this water".
+    let rivers = rivers::rivers(to_metric, &city, &mut rng(1))?;
     let water = rivers
         .iter()
         .fold(MultiPolygon::new(vec![]), |all, r| all.union(&r.water));
@@ -164,7 +416,14 @@ pub fn generate(opts: &DemoOptions) -> Result<DemoCity> {
         })?;
     let per_block = grid::ROWS * columns;
     let cells = &cells[..opts.parcels.div_ceil(per_block)];
-    let blocks = grid::number_blocks(&grid, cells, &districts, &district_regions, per_block, opts.parcels);
+    let blocks = grid::number_blocks(
+        &grid,
+        cells,
+        &districts,
+        &district_regions,
+        per_block,
+        opts.parcels,
+    );
     let mut built = vec![false; grid.width() * grid.height()];
     for b in &blocks {
         built[grid.index(b.i, b.j).expect("blocks lie on the grid")] = true;
@@ -187,183 +446,61 @@ pub fn generate(opts: &DemoOptions) -> Result<DemoCity> {
     // 5. Streets and plots.
     let streets = streets::Streets::new(&grid, &built);
     let shapes = grid::parcels(&blocks, columns, &mut rng(3));
-    let parcels = parcel_drafts(&blocks, &shapes, &streets, &zoning, &districts, columns, &mut rng(4));
+    let parcels = parcel_drafts(
+        &blocks,
+        &shapes,
+        &streets,
+        &zoning,
+        &districts,
+        columns,
+        &mut rng(4),
+    );
 
     // 6. Networks and overlays.
-    let nets = networks::networks(&grid, &streets, &city, radius_m, &mut rng(5));
-    let (heritage_objects, heritage_zones) = zones::heritage(&grid, &shapes, &mut rng(6));
-    let sanitary = zones::sanitary(&grid, &zoning, &groups, &blocks, &mut rng(7));
+    let nets = networks::networks(&grid, &streets, &city, radius_m, &|k| rng(10 + k));
+    let (heritage_objects, heritage_zones) = zones::heritage(&grid, &shapes, &mut rng(5));
 
-    let quarters = blocks
+    let district_features = districts
         .iter()
-        .map(|b| {
-            Draft::new(
-                Geometry::Polygon(b.rect.to_polygon()),
-                props([
-                    ("quarter", json!(b.quarter)),
-                    ("district", json!(districts[b.district].name)),
-                ]),
+        .enumerate()
+        .map(|(n, d)| {
+            NewFeature::new(
+                Geometry::MultiPolygon(d.lonlat.clone()),
+                props([("name", json!(d.name)), ("district_no", json!(n + 1))]),
             )
         })
         .collect();
-    let street_drafts = streets
-        .runs
-        .iter()
-        .map(|r| {
-            Draft::new(
-                Geometry::LineString(r.line_string(&grid, r.start, r.end, 0.0)),
-                props([
-                    ("name", json!(r.name)),
-                    ("category", json!(if r.main() { "main" } else { "local" })),
-                    ("width_m", json!(grid::street_width_m(r.line))),
-                ]),
-            )
-        })
-        .collect();
-    let river_drafts = rivers
-        .iter()
-        .filter(|r| !r.water.0.is_empty())
-        .map(|r| {
-            Draft::new(
-                Geometry::MultiPolygon(r.water.clone()),
-                props([("name", json!(r.name)), ("length_km", json!(r.length_km))]),
-            )
-        })
-        .collect();
-    let mut protection = Vec::new();
-    for r in rivers.iter().filter(|r| !r.water.0.is_empty()) {
-        for (zone_type, width) in [
-            ("water_protection", rivers::protection_width_m(r.length_km)),
-            ("shore_strip", rivers::SHORE_STRIP_M),
-        ] {
-            // Measured from the water's edge; the water itself is not part of the zone.
-            let zone = r.water.buffer(width).difference(&water).intersection(&city);
-            if !zone.0.is_empty() {
-                protection.push(Draft::new(
-                    Geometry::MultiPolygon(zone),
-                    props([
-                        ("zone_type", json!(zone_type)),
-                        ("river", json!(r.name)),
-                        ("width_m", json!(width)),
-                        ("basis", json!("Водный кодекс РФ, ст. 65")),
-                    ]),
-                ));
-            }
-        }
-    }
-    let territorial = zones::territorial(&grid, &zoning, &groups);
-
-    // 7. Out in lon/lat.
-    use GeometryType as G;
-    use LayerKind as K;
-    let finish = |code: &str, title: &str, description: &str, kind, department: &str, geometry_type, drafts: Vec<Draft>| {
-        let features = drafts
-            .into_iter()
-            .map(|d| {
-                Ok(NewFeature {
-                    geometry: from_metric.geometry(&d.geometry)?,
-                    cadastral: d.cadastral,
-                    properties: d.properties,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok::<_, DemoError>(DemoLayer {
-            spec: spec(code, title, description, kind, department, geometry_type),
-            features,
-        })
-    };
-    let district_layer = DemoLayer {
-        spec: spec(
-            "districts",
-            "Административные районы",
-            "The seven administrative districts of Kazan, real outlines from OpenStreetMap.",
-            K::Other,
-            "UAIG",
-            G::MultiPolygon,
-        ),
-        features: districts
-            .iter()
-            .enumerate()
-            .map(|(n, d)| {
-                NewFeature::new(
-                    Geometry::MultiPolygon(d.lonlat.clone()),
-                    props([("name", json!(d.name)), ("district_no", json!(n + 1))]),
-                )
-            })
-            .collect(),
-    };
-    let layers = vec![
-        district_layer,
-        finish("rivers", "Водные объекты", "Rivers of the demo city: the Kazanka and the Noksa.", K::Other, "UAIG", G::MultiPolygon, river_drafts)?,
-        finish(
+    let layers = BTreeMap::from([
+        ("rivers", rivers::river_drafts(&rivers)),
+        (
             "water_protection_zones",
-            "Водоохранные зоны и прибрежные защитные полосы",
-            "Water protection zones and shore strips of the rivers (Water Code art. 65).",
-            K::Zones,
-            "FISHERIES",
-            G::MultiPolygon,
-            protection,
-        )?,
-        finish(
+            rivers::protection_drafts(&rivers, &water, &city),
+        ),
+        (
             "territorial_zones",
-            "Территориальные зоны",
-            "Territorial zones of the land-use rules (ПЗЗ) over groups of blocks.",
-            K::Zones,
-            "UAIG",
-            G::Polygon,
-            territorial,
-        )?,
-        finish("quarters", "Кадастровые кварталы", "Cadastral quarters, one per street block.", K::Other, "KZIO", G::Polygon, quarters)?,
-        finish("parcels", "Земельные участки", "Land plots with cadastral numbers, addresses and permitted use.", K::Parcels, "KZIO", G::Polygon, parcels)?,
-        finish("streets", "Улично-дорожная сеть", "Street centre lines, one feature per named street.", K::Other, "KVB", G::LineString, street_drafts)?,
-        finish("water", "Водопровод", "Water mains and distribution pipes along the streets.", K::Utilities, "VODOKANAL", G::LineString, nets.water)?,
-        finish("sewer", "Канализация", "Gravity and pressure sewers along the streets.", K::Utilities, "VODOKANAL", G::LineString, nets.sewer)?,
-        finish("gas", "Газопроводы", "Gas distribution pipes of low, medium and high pressure.", K::Utilities, "GAS", G::LineString, nets.gas)?,
-        finish("gas_stations", "Газорегуляторные пункты", "Pressure-reducing stations (ГРП) on the gas network.", K::Utilities, "GAS", G::Point, nets.gas_stations)?,
-        finish("power", "Электрические сети", "Power lines and cables from 0.4 to 220 kV.", K::Utilities, "POWER", G::LineString, nets.power)?,
-        finish("heat", "Тепловые сети", "District heating pipes along the streets.", K::Utilities, "HEAT", G::LineString, nets.heat)?,
-        finish("telecom", "Сети связи", "Communication cables of the telecom operators.", K::Utilities, "TELECOM", G::LineString, nets.telecom)?,
-        finish(
-            "heritage_objects",
-            "Объекты культурного наследия",
-            "Protected historic buildings of the centre (invented names).",
-            K::Other,
-            "HERITAGE",
-            G::Polygon,
-            heritage_objects,
-        )?,
-        finish(
-            "heritage_zones",
-            "Зоны охраны объектов культурного наследия",
-            "Protection zones of the heritage objects (Federal Law 73-FZ).",
-            K::Zones,
-            "HERITAGE",
-            G::Polygon,
-            heritage_zones,
-        )?,
-        finish(
+            zones::territorial(&grid, &zoning, &groups),
+        ),
+        ("quarters", grid::quarter_drafts(&blocks, &districts)),
+        ("parcels", parcels),
+        ("streets", streets.drafts(&grid)),
+        ("water", nets.water),
+        ("sewer", nets.sewer),
+        ("gas", nets.gas),
+        ("gas_stations", nets.gas_stations),
+        ("power", nets.power),
+        ("heat", nets.heat),
+        ("telecom", nets.telecom),
+        ("heritage_objects", heritage_objects),
+        ("heritage_zones", heritage_zones),
+        (
             "sanitary_zones",
-            "Санитарно-защитные зоны",
-            "Sanitary protection zones of industrial enterprises, by hazard class.",
-            K::Zones,
-            "SANITARY",
-            G::Polygon,
-            sanitary,
-        )?,
-    ];
-    Ok(DemoCity { layers })
-}
-
-fn spec(code: &str, title: &str, description: &str, kind: LayerKind, department: &str, geometry_type: GeometryType) -> LayerSpec {
-    LayerSpec {
-        code: code.parse().expect("the demo's layer codes are valid"),
-        title: title.to_owned(),
-        description: description.to_owned(),
-        kind,
-        department: Some(department.to_owned()),
-        geometry_type,
-        public: true,
-    }
+            zones::sanitary(&grid, &zoning, &groups, &blocks, &mut rng(6)),
+        ),
+    ]);
+    Ok(Drafts {
+        districts: district_features,
+        layers,
+    })
 }
 
 /// The plots with their cadastral numbers and attributes.
@@ -387,8 +524,15 @@ fn parcel_drafts(
             let street = streets
                 .east_west_at(b.j + i64::try_from(s.row).expect("row is 0 or 1"), b.i)
                 .expect("the streets around a built block exist");
-            let along = usize::try_from(b.i - street.start).expect("a street starts at or before its blocks") * columns + s.col;
-            let house = if s.row == 0 { 2 * along + 1 } else { 2 * along + 2 };
+            let along = usize::try_from(b.i - street.start)
+                .expect("a street starts at or before its blocks")
+                * columns
+                + s.col;
+            let house = if s.row == 0 {
+                2 * along + 1
+            } else {
+                2 * along + 2
+            };
             let ownership = match rng.random_range(0..20) {
                 0..=3 => "municipal",
                 4 => "federal",
@@ -401,8 +545,14 @@ fn parcel_drafts(
                     ("cadastral", json!(number)),
                     ("area_m2", json!(area)),
                     ("land_category", json!("земли населённых пунктов")),
-                    ("permitted_use", json!(zoning.cell(b.i, b.j).permitted_use())),
-                    ("address", json!(format!("г. Казань, {}, д. {house}", street.name))),
+                    (
+                        "permitted_use",
+                        json!(zoning.cell(b.i, b.j).permitted_use()),
+                    ),
+                    (
+                        "address",
+                        json!(format!("г. Казань, {}, д. {house}", street.name)),
+                    ),
                     ("district", json!(districts[b.district].name)),
                     ("ownership", json!(ownership)),
                 ]),
@@ -415,7 +565,9 @@ fn parcel_drafts(
 /// How much [`load`] wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadSummary {
+    /// Layers created or replaced.
     pub layers: usize,
+    /// Features written, over all layers.
     pub features: usize,
 }
 
@@ -423,15 +575,26 @@ pub struct LoadSummary {
 /// then for every layer creates it if missing, updates its spec if it exists
 /// with the same kind and geometry type (or deletes and recreates it if those
 /// differ), and replaces its features (one transaction per layer).
+///
+/// # Errors
+/// [`DemoError::Store`] with the first write the store refused; layers
+/// written before it stay written.
 pub async fn load(store: &dyn Store, city: DemoCity) -> Result<LoadSummary> {
-    store.upsert_departments(&Catalog::builtin().departments).await?;
-    let mut summary = LoadSummary { layers: 0, features: 0 };
+    store
+        .upsert_departments(&Catalog::builtin().departments)
+        .await?;
+    let mut summary = LoadSummary {
+        layers: 0,
+        features: 0,
+    };
     for DemoLayer { spec, features } in city.layers {
         match store.layer(&spec.code).await? {
             None => {
                 store.create_layer(&spec).await?;
             }
-            Some(old) if old.spec.kind == spec.kind && old.spec.geometry_type == spec.geometry_type => {
+            Some(old)
+                if old.spec.kind == spec.kind && old.spec.geometry_type == spec.geometry_type =>
+            {
                 store.update_layer(&spec).await?;
             }
             Some(_) => {

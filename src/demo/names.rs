@@ -117,4 +117,5 @@ pub(super) const ENTERPRISES: [&str; 8] = [
 ];
 
 /// Telecom operators whose cables run along the streets.
-pub(super) const TELECOM_OPERATORS: [&str; 5] = ["Таттелеком", "Ростелеком", "МТС", "Билайн", "ЭР-Телеком"];
+pub(super) const TELECOM_OPERATORS: [&str; 5] =
+    ["Таттелеком", "Ростелеком", "МТС", "Билайн", "ЭР-Телеком"];

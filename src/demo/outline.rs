@@ -41,7 +41,8 @@ pub(super) fn districts(to_metric: &Transformer) -> Result<Vec<District>, DemoEr
         let geometry = feature
             .geometry
             .ok_or_else(|| bad(format!("district {name} has no geometry")))?;
-        let geometry = Geometry::<f64>::try_from(geometry).map_err(|e| bad(format!("district {name}: {e}")))?;
+        let geometry = Geometry::<f64>::try_from(geometry)
+            .map_err(|e| bad(format!("district {name}: {e}")))?;
         let lonlat = match geometry {
             Geometry::Polygon(p) => MultiPolygon(vec![p]),
             Geometry::MultiPolygon(mp) => mp,
@@ -60,7 +61,11 @@ pub(super) fn districts(to_metric: &Transformer) -> Result<Vec<District>, DemoEr
             Geometry::MultiPolygon(mp) => mp.orient(Direction::Default),
             _ => unreachable!("a coordinate transform keeps the geometry type"),
         };
-        out.push(District { name, lonlat, metric });
+        out.push(District {
+            name,
+            lonlat,
+            metric,
+        });
     }
     if out.is_empty() {
         return Err(bad("no districts".into()));
@@ -83,7 +88,7 @@ impl Region {
             .0
             .iter()
             .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
-            .flat_map(|ring| ring.lines())
+            .flat_map(geo_types::LineString::lines)
             .filter(|l| l.start != l.end)
             .collect();
         Self {
@@ -99,7 +104,10 @@ impl Region {
         let Some(bounds) = self.bounds else {
             return Vec::new();
         };
-        let band = AABB::from_corners(Point::new(bounds.min().x, y_m), Point::new(bounds.max().x, y_m));
+        let band = AABB::from_corners(
+            Point::new(bounds.min().x, y_m),
+            Point::new(bounds.max().x, y_m),
+        );
         let mut xs: Vec<f64> = self
             .edges
             .locate_in_envelope_intersecting(&band)

@@ -4,10 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use geo_types::{Coord, LineString};
+use geo_types::{Coord, Geometry, LineString};
+use serde_json::json;
 
-use super::grid::{is_main, Grid};
+use super::grid::{is_main, street_width_m, Grid};
 use super::names::street_name;
+use super::Draft;
+use crate::model::props;
 
 /// Which way a street runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -57,8 +60,18 @@ impl Run {
     /// Distance from `p` to the street's centre line, metres.
     fn distance_m(&self, grid: &Grid, p: Coord<f64>) -> f64 {
         let (along, across, lo, hi) = match self.axis {
-            Axis::EastWest => (p.x, p.y - grid.y(self.line), grid.x(self.start), grid.x(self.end)),
-            Axis::NorthSouth => (p.y, p.x - grid.x(self.line), grid.y(self.start), grid.y(self.end)),
+            Axis::EastWest => (
+                p.x,
+                p.y - grid.y(self.line),
+                grid.x(self.start),
+                grid.x(self.end),
+            ),
+            Axis::NorthSouth => (
+                p.y,
+                p.x - grid.x(self.line),
+                grid.y(self.start),
+                grid.y(self.end),
+            ),
         };
         let past = (lo - along).max(along - hi).max(0.0);
         past.hypot(across)
@@ -89,30 +102,35 @@ impl Streets {
         let is_built = |i: i64, j: i64| grid.index(i, j).is_some_and(|k| built[k]);
         let mut runs = Vec::new();
         // A street segment exists where a built cell lies on either side of it.
-        let mut scan = |axis: Axis, line: i64, cells: std::ops::Range<i64>, present: &dyn Fn(i64) -> bool| {
-            let mut start = None;
-            for k in cells.start..=cells.end {
-                match (k < cells.end && present(k), start) {
-                    (true, None) => start = Some(k),
-                    (false, Some(s)) => {
-                        runs.push(Run {
-                            axis,
-                            line,
-                            start: s,
-                            end: k,
-                            name: String::new(),
-                        });
-                        start = None;
+        let mut scan =
+            |axis: Axis, line: i64, cells: std::ops::Range<i64>, present: &dyn Fn(i64) -> bool| {
+                let mut start = None;
+                for k in cells.start..=cells.end {
+                    match (k < cells.end && present(k), start) {
+                        (true, None) => start = Some(k),
+                        (false, Some(s)) => {
+                            runs.push(Run {
+                                axis,
+                                line,
+                                start: s,
+                                end: k,
+                                name: String::new(),
+                            });
+                            start = None;
+                        }
+                        _ => {}
                     }
-                    _ => {}
                 }
-            }
-        };
+            };
         for j in grid.j0..=grid.j1 {
-            scan(Axis::EastWest, j, grid.i0..grid.i1, &|i| is_built(i, j - 1) || is_built(i, j));
+            scan(Axis::EastWest, j, grid.i0..grid.i1, &|i| {
+                is_built(i, j - 1) || is_built(i, j)
+            });
         }
         for i in grid.i0..=grid.i1 {
-            scan(Axis::NorthSouth, i, grid.j0..grid.j1, &|j| is_built(i - 1, j) || is_built(i, j));
+            scan(Axis::NorthSouth, i, grid.j0..grid.j1, &|j| {
+                is_built(i - 1, j) || is_built(i, j)
+            });
         }
         // The most central streets take the best-known names.
         let mut keyed: Vec<(f64, Run)> = runs
@@ -153,6 +171,23 @@ impl Streets {
         (i < run.end).then_some(run)
     }
 
+    /// The streets layer: one feature per named street.
+    pub fn drafts(&self, grid: &Grid) -> Vec<Draft> {
+        self.runs
+            .iter()
+            .map(|r| {
+                Draft::new(
+                    Geometry::LineString(r.line_string(grid, r.start, r.end, 0.0)),
+                    props([
+                        ("name", json!(r.name)),
+                        ("category", json!(if r.main() { "main" } else { "local" })),
+                        ("width_m", json!(street_width_m(r.line))),
+                    ]),
+                )
+            })
+            .collect()
+    }
+
     /// Every street cut at the main streets crossing it, in street order.
     pub fn sections(&self) -> Vec<Section> {
         let mut out = Vec::new();
@@ -160,7 +195,11 @@ impl Streets {
             let mut from = r.start;
             for k in r.start + 1..=r.end {
                 if k == r.end || is_main(k) {
-                    out.push(Section { run: n, from, to: k });
+                    out.push(Section {
+                        run: n,
+                        from,
+                        to: k,
+                    });
                     from = k;
                 }
             }

@@ -121,12 +121,23 @@ impl Zoning {
                 zones.push(Zone::pick(d, rng.random::<f64>()));
             }
         }
-        Self { gi0, gj0, width, zones }
+        Self {
+            gi0,
+            gj0,
+            width,
+            zones,
+        }
     }
 
     fn slot(&self, (gi, gj): (i64, i64)) -> usize {
-        let (di, dj) = (usize::try_from(gi - self.gi0), usize::try_from(gj - self.gj0));
-        let (di, dj) = (di.expect("group within the grid"), dj.expect("group within the grid"));
+        let (di, dj) = (
+            usize::try_from(gi - self.gi0),
+            usize::try_from(gj - self.gj0),
+        );
+        let (di, dj) = (
+            di.expect("group within the grid"),
+            dj.expect("group within the grid"),
+        );
         dj * self.width + di
     }
 
@@ -139,13 +150,21 @@ impl Zoning {
         self.group(group_of(i, j))
     }
 
-    /// A city of a dozen zones or more gets at least three industrial ones (its
-    /// outermost housing or business groups turn industrial), so that even the
-    /// small default city has enterprises and sanitary zones.
+    /// A city of a dozen zones or more gets at least three industrial ones, a
+    /// smaller one (two zones or more) at least one: its outermost housing or
+    /// business groups turn industrial, so that every demo city, however small,
+    /// has an enterprise with a sanitary protection zone to route applications by.
     pub fn ensure_industry(&mut self, grid: &Grid, built: &[(i64, i64)]) {
-        const AT_LEAST: usize = 3;
-        let have = built.iter().filter(|&&g| self.group(g) == Zone::Industry).count();
-        if built.len() < 12 || have >= AT_LEAST {
+        let at_least = match built.len() {
+            0..=1 => 0,
+            2..=11 => 1,
+            _ => 3,
+        };
+        let have = built
+            .iter()
+            .filter(|&&g| self.group(g) == Zone::Industry)
+            .count();
+        if have >= at_least {
             return;
         }
         let mut outer: Vec<(f64, (i64, i64))> = built
@@ -157,7 +176,7 @@ impl Zoning {
             })
             .collect();
         outer.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        for (_, g) in outer.into_iter().take(AT_LEAST - have) {
+        for (_, g) in outer.into_iter().take(at_least - have) {
             let slot = self.slot(g);
             self.zones[slot] = Zone::Industry;
         }
@@ -203,8 +222,18 @@ fn sanitary_width_m(class: &str) -> f64 {
 
 /// Three to six enterprises spread over the built industrial groups, each on the
 /// built block nearest its group's centre, with its sanitary protection zone.
-pub(super) fn sanitary(grid: &Grid, zoning: &Zoning, built: &[(i64, i64)], blocks: &[Block], rng: &mut ChaCha8Rng) -> Vec<Draft> {
-    let industrial: Vec<(i64, i64)> = built.iter().copied().filter(|&g| zoning.group(g) == Zone::Industry).collect();
+pub(super) fn sanitary(
+    grid: &Grid,
+    zoning: &Zoning,
+    built: &[(i64, i64)],
+    blocks: &[Block],
+    rng: &mut ChaCha8Rng,
+) -> Vec<Draft> {
+    let industrial: Vec<(i64, i64)> = built
+        .iter()
+        .copied()
+        .filter(|&g| zoning.group(g) == Zone::Industry)
+        .collect();
     let n = industrial.len().min((industrial.len() / 4).clamp(3, 6));
     let mut out = Vec::with_capacity(n);
     for k in 0..n {
@@ -213,7 +242,7 @@ pub(super) fn sanitary(grid: &Grid, zoning: &Zoning, built: &[(i64, i64)], block
         let centre = group_rect(grid, g).center();
         let site = blocks
             .iter()
-            .filter(|b| super::zones::group_of(b.i, b.j) == g)
+            .filter(|b| group_of(b.i, b.j) == g)
             .min_by(|a, b| {
                 let da = (a.rect.center().x - centre.x).hypot(a.rect.center().y - centre.y);
                 let db = (b.rect.center().x - centre.x).hypot(b.rect.center().y - centre.y);
@@ -252,18 +281,22 @@ fn one_polygon(p: &Polygon<f64>, distance_m: f64) -> Polygon<f64> {
         .expect("a positive buffer of a non-empty convex polygon is one polygon")
 }
 
-/// Heritage objects: 20–40 building footprints on plots within
-/// [`HERITAGE_RADIUS_M`] of the centre, and a protection zone around each.
-pub(super) fn heritage(grid: &Grid, parcels: &[ParcelShape], rng: &mut ChaCha8Rng) -> (Vec<Draft>, Vec<Draft>) {
+/// Heritage objects: 20–40 building footprints on plots within 1.5 km of the
+/// centre (fewer if the city is smaller), and a protection zone around each.
+pub(super) fn heritage(
+    grid: &Grid,
+    parcels: &[ParcelShape],
+    rng: &mut ChaCha8Rng,
+) -> (Vec<Draft>, Vec<Draft>) {
     /// How far from the centre the historic town reaches, metres.
     const HERITAGE_RADIUS_M: f64 = 1500.0;
     let mut candidates: Vec<(usize, Rect<f64>)> = parcels
         .iter()
         .enumerate()
         .filter(|(_, p)| {
-            p.polygon
-                .centroid()
-                .is_some_and(|c| (c.x() - grid.centre.x).hypot(c.y() - grid.centre.y) <= HERITAGE_RADIUS_M)
+            p.polygon.centroid().is_some_and(|c| {
+                (c.x() - grid.centre.x).hypot(c.y() - grid.centre.y) <= HERITAGE_RADIUS_M
+            })
         })
         .filter_map(|(n, p)| footprint(p).map(|f| (n, f)))
         .collect();
@@ -282,7 +315,10 @@ pub(super) fn heritage(grid: &Grid, parcels: &[ParcelShape], rng: &mut ChaCha8Rn
             _ => "local",
         };
         // Register numbers of the unified state register: 15 digits, region 16 first.
-        let reg_number = format!("16{:09}0006", 161_000_000 + k * 1_733 + rng.random_range(0..1_000usize));
+        let reg_number = format!(
+            "16{:09}0006",
+            161_000_000 + k * 1_733 + rng.random_range(0..1_000usize)
+        );
         let footprint = rect.to_polygon();
         objects.push(Draft::new(
             Geometry::Polygon(footprint.clone()),
@@ -290,7 +326,10 @@ pub(super) fn heritage(grid: &Grid, parcels: &[ParcelShape], rng: &mut ChaCha8Rn
                 ("name", json!(name)),
                 ("significance", json!(significance)),
                 ("reg_number", json!(reg_number)),
-                ("area_m2", json!((footprint.unsigned_area() * 10.0).round() / 10.0)),
+                (
+                    "area_m2",
+                    json!((footprint.unsigned_area() * 10.0).round() / 10.0),
+                ),
             ]),
         ));
         let width = f64::from(rng.random_range(5..=15u8)) * 10.0;

@@ -198,13 +198,15 @@ impl LayerIndex {
         for f in self.by_id.values() {
             // Arc header + the feature + its coordinates; properties as their JSON length
             // times two (map nodes and string headers roughly double the text).
-            bytes += 16 + size_of::<Feature>() + f.geometry.coords_count() * size_of::<Coord<f64>>();
+            bytes +=
+                16 + size_of::<Feature>() + f.geometry.coords_count() * size_of::<Coord<f64>>();
             bytes += serde_json::to_string(&f.properties).map_or(0, |s| s.len() * 2);
         }
         // R-tree leaves plus about one node per six entries; hash maps with their slack.
         bytes += self.tree.size() * size_of::<Entry>() * 7 / 6;
         bytes += self.by_id.capacity() * (size_of::<FeatureId>() + size_of::<Arc<Feature>>() + 1);
-        bytes += self.by_cadastral.capacity() * (size_of::<Cadastral>() + size_of::<FeatureId>() + 24);
+        bytes +=
+            self.by_cadastral.capacity() * (size_of::<Cadastral>() + size_of::<FeatureId>() + 24);
         MemoryEstimate {
             features: self.len(),
             bytes,
@@ -247,7 +249,9 @@ mod tests {
 
     #[test]
     fn point_and_bbox_queries_are_exact() {
-        let features: Vec<_> = (0..100).map(|i| square(i, (i % 10) as f64 * 2.0, (i / 10) as f64 * 2.0)).collect();
+        let features: Vec<_> = (0..100)
+            .map(|i| square(i, (i % 10) as f64 * 2.0, (i / 10) as f64 * 2.0))
+            .collect();
         let idx = LayerIndex::build(layer(1), features);
         assert_eq!(idx.len(), 100);
         // Inside square 11 (x 2..3, y 2..3); the gap at x 1.5 holds nothing.
@@ -256,14 +260,25 @@ mod tests {
         assert_eq!(idx.at_point(1.5, 2.5).count(), 0);
         // A box over x 0..4.5, y 0..0.5 touches squares 0, 1 and 2.
         let mut hits: Vec<_> = idx
-            .intersecting(Rect::new(Coord { x: 0.0, y: 0.0 }, Coord { x: 4.5, y: 0.5 }))
+            .intersecting(Rect::new(
+                Coord { x: 0.0, y: 0.0 },
+                Coord { x: 4.5, y: 0.5 },
+            ))
             .map(|f| f.id)
             .collect();
         hits.sort();
         assert_eq!(hits, vec![0, 1, 2]);
-        assert_eq!(idx.by_cadastral(&"16:50:000001:42".parse().unwrap()).unwrap().id, 42);
+        assert_eq!(
+            idx.by_cadastral(&"16:50:000001:42".parse().unwrap())
+                .unwrap()
+                .id,
+            42
+        );
         let e = idx.extent().unwrap();
-        assert_eq!((e.min().x, e.min().y, e.max().x, e.max().y), (0.0, 0.0, 19.0, 19.0));
+        assert_eq!(
+            (e.min().x, e.min().y, e.max().x, e.max().y),
+            (0.0, 0.0, 19.0, 19.0)
+        );
     }
 
     #[test]
@@ -272,7 +287,10 @@ mod tests {
         let next = idx.with_appended(layer(2), vec![square(2, 5.0, 5.0)]);
         assert_eq!(idx.len(), 1, "the old state is untouched");
         assert_eq!(next.len(), 2);
-        assert!(Arc::ptr_eq(&idx.feature(1).unwrap(), &next.feature(1).unwrap()));
+        assert!(Arc::ptr_eq(
+            &idx.feature(1).unwrap(),
+            &next.feature(1).unwrap()
+        ));
         assert_eq!(next.at_point(5.5, 5.5).next().unwrap().id, 2);
     }
 }

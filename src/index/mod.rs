@@ -82,7 +82,9 @@ impl Index {
     /// beside the old one (sharing its features), then swapped in.
     pub fn append(&self, layer: Layer, features: Vec<Feature>) -> Result<(), IndexError> {
         let code = layer.code().clone();
-        let current = self.layer(&code).ok_or_else(|| IndexError::UnknownLayer(code.clone()))?;
+        let current = self
+            .layer(&code)
+            .ok_or_else(|| IndexError::UnknownLayer(code.clone()))?;
         if layer.version != current.layer().version + 1 {
             return Err(IndexError::VersionGap {
                 layer: code,
@@ -121,9 +123,10 @@ impl Index {
 
     /// The parcel with this cadastral number, from whichever layer holds it.
     pub fn parcel(&self, cadastral: &Cadastral) -> Option<(Arc<LayerIndex>, Arc<Feature>)> {
-        self.layers.load().values().find_map(|l| {
-            l.by_cadastral(cadastral).map(|f| (l.clone(), f))
-        })
+        self.layers
+            .load()
+            .values()
+            .find_map(|l| l.by_cadastral(cadastral).map(|f| (l.clone(), f)))
     }
 
     pub fn feature_count(&self) -> usize {
@@ -189,10 +192,17 @@ mod tests {
         let index = Index::new();
         index.replace_layer(layer(1), vec![point(1)]);
         let before = index.snapshot();
-        assert!(matches!(index.append(layer(3), vec![point(5)]), Err(IndexError::VersionGap { .. })));
+        assert!(matches!(
+            index.append(layer(3), vec![point(5)]),
+            Err(IndexError::VersionGap { .. })
+        ));
         index.append(layer(2), vec![point(2)]).unwrap();
         let code: LayerCode = "zones".parse().unwrap();
-        assert_eq!(before[&code].len(), 1, "a snapshot taken before the write does not change");
+        assert_eq!(
+            before[&code].len(),
+            1,
+            "a snapshot taken before the write does not change"
+        );
         assert_eq!(index.layer(&code).unwrap().len(), 2);
     }
 }

@@ -35,7 +35,10 @@ impl Cadastral {
 
     /// The cadastral quarter this plot lies in (the number without the plot part).
     pub fn quarter(&self) -> &str {
-        let end = self.0.rfind(':').expect("a checked cadastral number has three colons");
+        let end = self
+            .0
+            .rfind(':')
+            .expect("a checked cadastral number has three colons");
         &self.0[..end]
     }
 }

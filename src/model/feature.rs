@@ -59,4 +59,3 @@ impl NewFeature {
 pub fn props<const N: usize>(pairs: [(&str, Value); N]) -> Properties {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
-

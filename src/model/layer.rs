@@ -108,7 +108,10 @@ impl GeometryType {
                 | (Self::LineString, G::LineString(_))
                 | (Self::Polygon, G::Polygon(_))
                 | (Self::MultiPoint, G::MultiPoint(_) | G::Point(_))
-                | (Self::MultiLineString, G::MultiLineString(_) | G::LineString(_))
+                | (
+                    Self::MultiLineString,
+                    G::MultiLineString(_) | G::LineString(_)
+                )
                 | (Self::MultiPolygon, G::MultiPolygon(_) | G::Polygon(_))
         )
     }
@@ -234,7 +237,16 @@ mod tests {
         for good in ["parcels", "gas_2024", "a"] {
             assert!(good.parse::<LayerCode>().is_ok(), "{good}");
         }
-        for bad in ["", "Parcels", "1abc", "a-b", "a b", "x;drop", "gpkg_contents", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "Parcels",
+            "1abc",
+            "a-b",
+            "a b",
+            "x;drop",
+            "gpkg_contents",
+            &"a".repeat(64),
+        ] {
             assert!(bad.parse::<LayerCode>().is_err(), "{bad}");
         }
     }

@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::model::{Cadastral, Department, Feature, FeatureId, Layer, LayerCode, LayerSpec, NewFeature};
+use crate::model::{
+    Cadastral, Department, Feature, FeatureId, Layer, LayerCode, LayerSpec, NewFeature,
+};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -78,7 +80,10 @@ impl StoreError {
             StoreError::Connect { .. } => true,
             StoreError::Database { source, .. } => matches!(
                 source,
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Tls(_)
             ),
             _ => false,
         }
@@ -127,10 +132,18 @@ pub trait Store: Send + Sync + 'static {
     async fn layer(&self, code: &LayerCode) -> Result<Option<Layer>>;
 
     /// Replaces all features of a layer in one transaction and bumps its version.
-    async fn replace_features(&self, code: &LayerCode, features: Vec<NewFeature>) -> Result<WriteOutcome>;
+    async fn replace_features(
+        &self,
+        code: &LayerCode,
+        features: Vec<NewFeature>,
+    ) -> Result<WriteOutcome>;
 
     /// Adds features to a layer in one transaction and bumps its version.
-    async fn append_features(&self, code: &LayerCode, features: Vec<NewFeature>) -> Result<WriteOutcome>;
+    async fn append_features(
+        &self,
+        code: &LayerCode,
+        features: Vec<NewFeature>,
+    ) -> Result<WriteOutcome>;
 
     /// Every feature of a layer, ordered by id (what the index is built from).
     async fn features(&self, code: &LayerCode) -> Result<Vec<Feature>>;

@@ -18,7 +18,9 @@ pub fn cluster_url() -> String {
 }
 
 fn with_database(url: &str, name: &str) -> String {
-    let (base, _) = url.rsplit_once('/').expect("DATABASE_URL has a database path");
+    let (base, _) = url
+        .rsplit_once('/')
+        .expect("DATABASE_URL has a database path");
     format!("{base}/{name}")
 }
 
@@ -26,18 +28,32 @@ fn with_database(url: &str, name: &str) -> String {
 pub async fn fresh_database() -> String {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let url = cluster_url();
-    let mut admin = PgConnection::connect(&url).await.expect("connecting to the test cluster");
-    // Two test binaries may race to make the template: serialise on an advisory lock.
-    sqlx::query("SELECT pg_advisory_lock(4242)").execute(&mut admin).await.expect("lock");
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(TEMPLATE)
-        .fetch_one(&mut admin)
+    let mut admin = PgConnection::connect(&url)
         .await
-        .expect("looking for the template");
+        .expect("connecting to the test cluster");
+    // Two test binaries may race to make the template: serialise on an advisory lock.
+    sqlx::query("SELECT pg_advisory_lock(4242)")
+        .execute(&mut admin)
+        .await
+        .expect("lock");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(TEMPLATE)
+            .fetch_one(&mut admin)
+            .await
+            .expect("looking for the template");
     if !exists {
-        sqlx::query(&format!("CREATE DATABASE {TEMPLATE}")).execute(&mut admin).await.expect("template");
-        let mut tpl = PgConnection::connect(&with_database(&url, TEMPLATE)).await.expect("template");
-        sqlx::query("CREATE EXTENSION IF NOT EXISTS postgis").execute(&mut tpl).await.expect("postgis");
+        sqlx::query(&format!("CREATE DATABASE {TEMPLATE}"))
+            .execute(&mut admin)
+            .await
+            .expect("template");
+        let mut tpl = PgConnection::connect(&with_database(&url, TEMPLATE))
+            .await
+            .expect("template");
+        sqlx::query("CREATE EXTENSION IF NOT EXISTS postgis")
+            .execute(&mut tpl)
+            .await
+            .expect("postgis");
         tpl.close().await.ok();
     }
     let name = format!(
@@ -53,7 +69,10 @@ pub async fn fresh_database() -> String {
         .execute(&mut admin)
         .await
         .expect("creating the test database");
-    sqlx::query("SELECT pg_advisory_unlock(4242)").execute(&mut admin).await.expect("unlock");
+    sqlx::query("SELECT pg_advisory_unlock(4242)")
+        .execute(&mut admin)
+        .await
+        .expect("unlock");
     admin.close().await.ok();
     with_database(&url, &name)
 }
@@ -61,7 +80,9 @@ pub async fn fresh_database() -> String {
 /// A migrated, empty PostGIS store in its own database.
 pub async fn postgis_store() -> PostgisStore {
     let url = fresh_database().await;
-    let store = PostgisStore::connect(&url).await.expect("connecting to the fresh database");
+    let store = PostgisStore::connect(&url)
+        .await
+        .expect("connecting to the fresh database");
     store.migrate().await.expect("migrating the fresh database");
     store
 }

@@ -18,9 +18,15 @@ pub struct TestServer {
 impl TestServer {
     /// Builds the index from `store` and serves it.
     pub async fn start(store: DynStore) -> Self {
-        let config = Config::for_store(StoreConfig::Gpkg { path: "unused".into() });
-        let app = App::with_store(config, store).await.expect("building the app");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding port 0");
+        let config = Config::for_store(StoreConfig::Gpkg {
+            path: "unused".into(),
+        });
+        let app = App::with_store(config, store)
+            .await
+            .expect("building the app");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding port 0");
         let addr = listener.local_addr().expect("bound address");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app::run(app.clone(), listener, async {
@@ -41,7 +47,12 @@ impl TestServer {
 
     /// GET `path`, returning status and JSON body.
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
-        let r = self.client.get(self.url(path)).send().await.expect("request reaches the server");
+        let r = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request reaches the server");
         let status = r.status().as_u16();
         let body = r.json().await.expect("the answer is JSON");
         (status, body)

@@ -28,7 +28,8 @@ pub struct PostgisStore {
     location: String,
 }
 
-const LAYER_COLUMNS: &str = "id, code, title, description, kind, department, geometry_type, public, \
+const LAYER_COLUMNS: &str =
+    "id, code, title, description, kind, department, geometry_type, public, \
                              version, feature_count, updated_at";
 
 impl PostgisStore {
@@ -36,10 +37,11 @@ impl PostgisStore {
     /// touching the schema; call [`PostgisStore::migrate`] to apply migrations.
     pub async fn connect(url: &str) -> Result<Self> {
         let location = redact_url(url);
-        let options: PgConnectOptions = url.parse().map_err(|e: sqlx::Error| StoreError::Connect {
-            target: location.clone(),
-            reason: format!("not a PostgreSQL URL: {e}"),
-        })?;
+        let options: PgConnectOptions =
+            url.parse().map_err(|e: sqlx::Error| StoreError::Connect {
+                target: location.clone(),
+                reason: format!("not a PostgreSQL URL: {e}"),
+            })?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
@@ -64,15 +66,26 @@ impl PostgisStore {
         &self.pool
     }
 
-    async fn write(&self, code: &LayerCode, features: Vec<NewFeature>, replace: bool) -> Result<WriteOutcome> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a write"))?;
-        // Row lock: concurrent writes to one layer queue here instead of interleaving versions.
-        let row = sqlx::query(&format!("SELECT {LAYER_COLUMNS} FROM layers WHERE code = $1 FOR UPDATE"))
-            .bind(code.as_str())
-            .fetch_optional(&mut *tx)
+    async fn write(
+        &self,
+        code: &LayerCode,
+        features: Vec<NewFeature>,
+        replace: bool,
+    ) -> Result<WriteOutcome> {
+        let mut tx = self
+            .pool
+            .begin()
             .await
-            .map_err(StoreError::db("locking the layer"))?
-            .ok_or_else(|| StoreError::UnknownLayer(code.clone()))?;
+            .map_err(StoreError::db("starting a write"))?;
+        // Row lock: concurrent writes to one layer queue here instead of interleaving versions.
+        let row = sqlx::query(&format!(
+            "SELECT {LAYER_COLUMNS} FROM layers WHERE code = $1 FOR UPDATE"
+        ))
+        .bind(code.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::db("locking the layer"))?
+        .ok_or_else(|| StoreError::UnknownLayer(code.clone()))?;
         let layer_id: i32 = row.get("id");
         let layer = layer_from_row(&row)?;
         check_features(&layer, &features)?;
@@ -132,11 +145,15 @@ async fn insert_batch(
     let mut cadastral = Vec::with_capacity(features.len());
     let mut properties = Vec::with_capacity(features.len());
     for (index, f) in features.iter().enumerate() {
-        wkb.push(f.geometry.to_wkb(CoordDimensions::xy()).map_err(|e| StoreError::Encode {
-            layer: code.clone(),
-            index,
-            reason: e.to_string(),
-        })?);
+        wkb.push(
+            f.geometry
+                .to_wkb(CoordDimensions::xy())
+                .map_err(|e| StoreError::Encode {
+                    layer: code.clone(),
+                    index,
+                    reason: e.to_string(),
+                })?,
+        );
         cadastral.push(f.cadastral.as_ref().map(|c| c.as_str().to_owned()));
         properties.push(serde_json::Value::Object(f.properties.clone()).to_string());
     }
@@ -191,7 +208,9 @@ fn map_write_error(e: sqlx::Error) -> StoreError {
 }
 
 fn layer_from_row(row: &PgRow) -> Result<Layer> {
-    let bad = |what: &str, value: String| StoreError::Migrate(format!("layers row has an invalid {what}: {value}"));
+    let bad = |what: &str, value: String| {
+        StoreError::Migrate(format!("layers row has an invalid {what}: {value}"))
+    };
     let code: String = row.get("code");
     let kind: String = row.get("kind");
     let geometry_type: String = row.get("geometry_type");
@@ -250,7 +269,8 @@ fn feature_from_row(layer: &LayerCode, row: &PgRow) -> Result<Feature> {
     })
 }
 
-const FEATURE_COLUMNS: &str = "f.id, ST_AsBinary(f.geom) AS wkb, f.cadastral, f.properties::text AS properties";
+const FEATURE_COLUMNS: &str =
+    "f.id, ST_AsBinary(f.geom) AS wkb, f.cadastral, f.properties::text AS properties";
 
 #[async_trait]
 impl Store for PostgisStore {
@@ -271,7 +291,11 @@ impl Store for PostgisStore {
     }
 
     async fn upsert_departments(&self, departments: &[Department]) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a write"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a write"))?;
         for d in departments {
             sqlx::query(
                 "INSERT INTO departments (code, name, external) VALUES ($1, $2, $3) \
@@ -284,7 +308,9 @@ impl Store for PostgisStore {
             .await
             .map_err(StoreError::db("writing a department"))?;
         }
-        tx.commit().await.map_err(StoreError::db("committing departments"))
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing departments"))
     }
 
     async fn departments(&self) -> Result<Vec<Department>> {
@@ -360,19 +386,29 @@ impl Store for PostgisStore {
     }
 
     async fn layer(&self, code: &LayerCode) -> Result<Option<Layer>> {
-        let row = sqlx::query(&format!("SELECT {LAYER_COLUMNS} FROM layers WHERE code = $1"))
-            .bind(code.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db("reading a layer"))?;
+        let row = sqlx::query(&format!(
+            "SELECT {LAYER_COLUMNS} FROM layers WHERE code = $1"
+        ))
+        .bind(code.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("reading a layer"))?;
         row.as_ref().map(layer_from_row).transpose()
     }
 
-    async fn replace_features(&self, code: &LayerCode, features: Vec<NewFeature>) -> Result<WriteOutcome> {
+    async fn replace_features(
+        &self,
+        code: &LayerCode,
+        features: Vec<NewFeature>,
+    ) -> Result<WriteOutcome> {
         self.write(code, features, true).await
     }
 
-    async fn append_features(&self, code: &LayerCode, features: Vec<NewFeature>) -> Result<WriteOutcome> {
+    async fn append_features(
+        &self,
+        code: &LayerCode,
+        features: Vec<NewFeature>,
+    ) -> Result<WriteOutcome> {
         self.write(code, features, false).await
     }
 
@@ -386,7 +422,11 @@ impl Store for PostgisStore {
         );
         let mut rows = sqlx::query(&sql).bind(code.as_str()).fetch(&self.pool);
         let mut out = Vec::new();
-        while let Some(row) = rows.try_next().await.map_err(StoreError::db("reading features"))? {
+        while let Some(row) = rows
+            .try_next()
+            .await
+            .map_err(StoreError::db("reading features"))?
+        {
             out.push(feature_from_row(code, &row)?);
         }
         Ok(out)
@@ -447,7 +487,11 @@ pub fn redact_url(url: &str) -> String {
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_owned() };
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_owned()
+            };
             format!("{scheme}://{masked}@{host}{tail}")
         }
         None => url.to_owned(),
