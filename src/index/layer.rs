@@ -196,11 +196,10 @@ impl LayerIndex {
         use std::mem::size_of;
         let mut bytes = 0usize;
         for f in self.by_id.values() {
-            // Arc header + the feature + its coordinates; properties as their JSON length
-            // times two (map nodes and string headers roughly double the text).
+            // Arc header + the feature + its coordinates + its properties.
             bytes +=
                 16 + size_of::<Feature>() + f.geometry.coords_count() * size_of::<Coord<f64>>();
-            bytes += serde_json::to_string(&f.properties).map_or(0, |s| s.len() * 2);
+            bytes += map_heap(&f.properties);
         }
         // R-tree leaves plus about one node per six entries; hash maps with their slack.
         bytes += self.tree.size() * size_of::<Entry>() * 7 / 6;
@@ -211,6 +210,29 @@ impl LayerIndex {
             features: self.len(),
             bytes,
         }
+    }
+}
+
+/// Heap bytes of a JSON object: per entry a B-tree slot (key header and value),
+/// with a third more for the nodes' spare slots, plus the key's and value's own heap.
+fn map_heap(map: &serde_json::Map<String, serde_json::Value>) -> usize {
+    use std::mem::size_of;
+    map.iter()
+        .map(|(k, v)| {
+            (size_of::<String>() + size_of::<serde_json::Value>()) * 4 / 3 + k.len() + value_heap(v)
+        })
+        .sum()
+}
+
+fn value_heap(v: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => s.len(),
+        Value::Array(a) => {
+            a.len() * std::mem::size_of::<Value>() + a.iter().map(value_heap).sum::<usize>()
+        }
+        Value::Object(m) => map_heap(m),
+        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
     }
 }
 
