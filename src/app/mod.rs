@@ -227,10 +227,8 @@ impl App {
         let _guard = lock.lock().await;
         let outcome = self.store.replace_features(code, features).await?;
         let layer = outcome.layer.clone();
-        let index_layer = outcome.layer;
-        let features = outcome.features;
         let built = tokio::task::spawn_blocking(move || {
-            crate::index::LayerIndex::build(index_layer, features)
+            crate::index::LayerIndex::build(outcome.layer, outcome.features)
         })
         .await?;
         self.index.publish(built);

@@ -62,6 +62,16 @@ pub struct GpkgStore {
 }
 
 impl GpkgStore {
+    /// Starts a write transaction holding SQLite's write lock from its first
+    /// statement (`BEGIN IMMEDIATE`), so two writers queue instead of one failing
+    /// half-way on a lock upgrade.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::db("starting a write transaction"))
+    }
+
     /// Opens the store at `path`, creating a new GeoPackage if no file is there.
     ///
     /// Pending schema migrations are applied to our own files.
@@ -154,11 +164,7 @@ impl GpkgStore {
 
         // 3. One transaction. Any error drops `tx`, which rolls back: the previous
         //    features, version and cadastral numbers stay exactly as they were.
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::db("starting a write transaction"))?;
+        let mut tx = self.begin_write().await?;
         // Read again under the lock: the layer may have been deleted or re-created since.
         let current = layers::require(&mut tx, code).await?;
         if current.spec.geometry_type != layer.spec.geometry_type {
@@ -225,11 +231,7 @@ impl Store for GpkgStore {
     }
 
     async fn upsert_departments(&self, departments: &[Department]) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::db("starting a write transaction"))?;
+        let mut tx = self.begin_write().await?;
         for d in departments {
             sqlx::query(
                 "INSERT INTO imgis_departments (code, name, external) VALUES (?, ?, ?)
@@ -264,11 +266,7 @@ impl Store for GpkgStore {
     }
 
     async fn create_layer(&self, spec: &LayerSpec) -> Result<Layer> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::db("starting a write transaction"))?;
+        let mut tx = self.begin_write().await?;
         let layer = layers::create(&mut tx, spec).await?;
         tx.commit()
             .await
@@ -277,11 +275,7 @@ impl Store for GpkgStore {
     }
 
     async fn update_layer(&self, spec: &LayerSpec) -> Result<Layer> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::db("starting a write transaction"))?;
+        let mut tx = self.begin_write().await?;
         let layer = layers::update(&mut tx, spec).await?;
         tx.commit()
             .await
@@ -290,11 +284,7 @@ impl Store for GpkgStore {
     }
 
     async fn delete_layer(&self, code: &LayerCode) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::db("starting a write transaction"))?;
+        let mut tx = self.begin_write().await?;
         layers::delete(&mut tx, code).await?;
         tx.commit()
             .await
