@@ -116,7 +116,14 @@ impl App {
             )
             .await?;
         }
-        Self::with_store(config, store).await
+        let app = Self::with_store(config, store).await?;
+        if app.index().snapshot().is_empty() {
+            info!(
+                "the store holds no layers yet: load the demo city with `imgis demo` \
+                 (with the same --database or --gpkg) or import layers"
+            );
+        }
+        Ok(app)
     }
 
     /// An app over an already opened store (tests use this with their own stores).
