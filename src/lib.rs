@@ -7,6 +7,7 @@
 //!   zone types, services and routing rules.
 //! - [`store`]: the source of truth, PostGIS or an embedded GeoPackage, behind one trait.
 //! - [`index`]: every layer in memory in an R-tree; all reads are answered from it.
+//! - [`tiles`]: Mapbox Vector Tiles made from the index (clip, simplify, encode); no I/O.
 //! - [`demo`]: the deterministic generator of a Kazan-like demo city.
 //! - [`config`]: command-line flags, `IMGIS_*` environment and the config file, merged in one place.
 //! - [`app`]: opening the store, building the index, and running the HTTP server.
@@ -24,3 +25,4 @@ pub mod demo;
 pub mod index;
 pub mod model;
 pub mod store;
+pub mod tiles;
