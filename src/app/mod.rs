@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use crate::config::{Config, StoreConfig};
 use crate::demo::{self, DemoError, DemoOptions};
 use crate::index::{Index, IndexError};
-use crate::model::{Layer, LayerCode, NewFeature};
+use crate::model::{Feature, Layer, LayerCode, NewFeature};
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
 use crate::store::{DynStore, StoreError};
@@ -195,13 +195,18 @@ impl App {
     async fn reload_layer_from(&self, layer: Layer) -> Result<usize, AppError> {
         let features = self.store.features(layer.code()).await?;
         let n = features.len();
-        let index = &self.index;
-        // The R-tree bulk load is CPU work: keep it off the async workers.
+        self.publish_layer(layer, features).await?;
+        Ok(n)
+    }
+
+    /// Builds a layer's index and publishes it. The R-tree bulk load is CPU work:
+    /// it runs off the async workers.
+    async fn publish_layer(&self, layer: Layer, features: Vec<Feature>) -> Result<(), AppError> {
         let built =
             tokio::task::spawn_blocking(move || crate::index::LayerIndex::build(layer, features))
                 .await?;
-        index.publish(built);
-        Ok(n)
+        self.index.publish(built);
+        Ok(())
     }
 
     /// Reloads one layer from the store (after a version gap, or a change made elsewhere).
@@ -234,11 +239,7 @@ impl App {
         let _guard = lock.lock().await;
         let outcome = self.store.replace_features(code, features).await?;
         let layer = outcome.layer.clone();
-        let built = tokio::task::spawn_blocking(move || {
-            crate::index::LayerIndex::build(outcome.layer, outcome.features)
-        })
-        .await?;
-        self.index.publish(built);
+        self.publish_layer(outcome.layer, outcome.features).await?;
         Ok(layer)
     }
 
