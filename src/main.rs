@@ -80,6 +80,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 store.location()
             );
         }
+        Command::Tiles(_) => anyhow::bail!("tile export is not written yet"),
     }
     Ok(())
 }

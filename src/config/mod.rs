@@ -6,6 +6,7 @@
 //! what neither gave falls back to the file, then to the default. Each merge
 //! destructures the argument struct, so a flag added but not merged does not compile.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
 use crate::store::postgis::redact_url;
+use crate::tiles::ZoomRange;
 
 /// Where the embedded GeoPackage lives unless told otherwise.
 pub const DEFAULT_GPKG: &str = "data/imgis.gpkg";
@@ -20,6 +22,10 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Parcels of the demo city loaded at the first start of the embedded default:
 /// small enough to generate and load in about a second.
 pub const DEFAULT_DEMO_PARCELS: usize = 5_000;
+/// Tile cache budget: about 20 000 dense parcel tiles, a whole district browsed at z15–z17.
+pub const DEFAULT_TILE_CACHE_MB: usize = 256;
+/// Where tile archives are written by `imgis tiles export` and served from.
+pub const DEFAULT_TILES_DIR: &str = "tiles";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -61,6 +67,44 @@ pub enum Command {
     Migrate(StoreArgs),
     /// Generate the demo city (a Kazan-like town) and load it into the store.
     Demo(DemoArgs),
+    /// Vector tile archives.
+    Tiles(TilesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TilesArgs {
+    #[command(subcommand)]
+    pub command: TilesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TilesCommand {
+    /// Write the tiles of some layers to a PMTiles v3 archive, for offline use or a CDN.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Layer codes, comma-separated (one MVT layer each); all public layers when omitted.
+    #[arg(long, value_delimiter = ',')]
+    pub layers: Vec<String>,
+    /// Lowest zoom written.
+    #[arg(long, default_value_t = 0)]
+    pub minzoom: u8,
+    /// Highest zoom written.
+    #[arg(long, default_value_t = 14)]
+    pub maxzoom: u8,
+    /// Area to write, lon/lat degrees (EPSG:4326): min_lon,min_lat,max_lon,max_lat; the layers' extent when omitted.
+    #[arg(long, allow_hyphen_values = true)]
+    pub bbox: Option<String>,
+    /// Archive to write, e.g. tiles/city.pmtiles (written beside it, then renamed: never half-written).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// No progress bar (for scripts and logs).
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// Which store to use: PostGIS when `--database` is given, else the GeoPackage.
@@ -84,6 +128,12 @@ pub struct ServeArgs {
     /// Parcels of the demo city loaded when the embedded GeoPackage starts empty (0: start empty).
     #[arg(long, env = "IMGIS_DEMO_PARCELS")]
     pub demo_parcels: Option<usize>,
+    /// Tile cache size in MB (0 turns the cache off).
+    #[arg(long, env = "IMGIS_TILE_CACHE_MB")]
+    pub tile_cache_mb: Option<usize>,
+    /// Folder of tile archives (*.pmtiles) served under /archives/.
+    #[arg(long, env = "IMGIS_TILES_DIR")]
+    pub tiles_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -108,6 +158,12 @@ pub struct FileConfig {
     pub demo_parcels: Option<usize>,
     /// The city's metric CRS for areas and buffers (default EPSG:32639).
     pub metric_srs: Option<String>,
+    pub tile_cache_mb: Option<usize>,
+    pub tiles_dir: Option<PathBuf>,
+    /// Zoom range per layer code, overriding the default of the layer's kind:
+    /// `[layer_zoom.parcels]` with `minzoom = 15`, `maxzoom = 20`.
+    #[serde(default)]
+    pub layer_zoom: BTreeMap<String, ZoomRange>,
 }
 
 impl FileConfig {
@@ -171,6 +227,12 @@ pub struct Config {
     pub demo_parcels: usize,
     /// The city's metric CRS (areas, buffers, distances in metres).
     pub metric_srs: String,
+    /// Tile cache budget in MB; 0 = no cache.
+    pub tile_cache_mb: usize,
+    /// Folder of tile archives served under /archives/.
+    pub tiles_dir: PathBuf,
+    /// Zoom ranges of particular layers (the rest follow their kind).
+    pub layer_zoom: BTreeMap<String, ZoomRange>,
 }
 
 impl Config {
@@ -181,6 +243,9 @@ impl Config {
             store,
             demo_parcels: 0,
             metric_srs: crate::crs::KAZAN_METRIC_SRS.to_owned(),
+            tile_cache_mb: DEFAULT_TILE_CACHE_MB,
+            tiles_dir: PathBuf::from(DEFAULT_TILES_DIR),
+            layer_zoom: BTreeMap::new(),
         }
     }
 
@@ -189,7 +254,21 @@ impl Config {
             store,
             listen,
             demo_parcels,
+            tile_cache_mb,
+            tiles_dir,
         } = args;
+        for (code, zoom) in &file.layer_zoom {
+            if zoom.minzoom > zoom.maxzoom || zoom.maxzoom > crate::tiles::MAX_ZOOM {
+                return Err(ConfigError::Invalid {
+                    what: "layer_zoom",
+                    value: format!("{code}: {}..{}", zoom.minzoom, zoom.maxzoom),
+                    reason: format!(
+                        "minzoom must not exceed maxzoom, and maxzoom must not exceed {}",
+                        crate::tiles::MAX_ZOOM
+                    ),
+                });
+            }
+        }
         let listen = match listen.or(file.listen) {
             Some(a) => a,
             None => DEFAULT_LISTEN
@@ -210,6 +289,13 @@ impl Config {
                 .metric_srs
                 .clone()
                 .unwrap_or_else(|| crate::crs::KAZAN_METRIC_SRS.to_owned()),
+            tile_cache_mb: tile_cache_mb
+                .or(file.tile_cache_mb)
+                .unwrap_or(DEFAULT_TILE_CACHE_MB),
+            tiles_dir: tiles_dir
+                .or_else(|| file.tiles_dir.clone())
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_TILES_DIR)),
+            layer_zoom: file.layer_zoom.clone(),
         })
     }
 }
@@ -228,6 +314,8 @@ mod tests {
                 store: StoreArgs::default(),
                 listen: Some("127.0.0.1:1234".parse().unwrap()),
                 demo_parcels: None,
+                tile_cache_mb: None,
+                tiles_dir: None,
             },
             &file,
         )
@@ -249,6 +337,8 @@ mod tests {
                 },
                 listen: None,
                 demo_parcels: None,
+                tile_cache_mb: Some(0),
+                tiles_dir: None,
             },
             &FileConfig::default(),
         )

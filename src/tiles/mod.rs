@@ -26,6 +26,7 @@
 //! reactor. Each thread keeps its buffers between tiles, so a tile allocates
 //! little more than its own bytes.
 
+pub mod archive;
 mod clip;
 mod coord;
 mod encode;
@@ -36,6 +37,10 @@ mod tests;
 
 pub use coord::{TileCoord, MAX_LAT_DEG, MAX_ZOOM, MERCATOR_HALF_WORLD_M};
 pub use render::render;
+
+use std::collections::BTreeMap;
+
+use crate::model::{LayerCode, LayerKind};
 
 pub type Result<T, E = TileError> = std::result::Result<T, E>;
 
@@ -99,5 +104,53 @@ impl TileOptions {
             ));
         }
         Ok(())
+    }
+}
+
+/// The zooms at which a layer is drawn. Below `minzoom` a layer is left out of
+/// tiles (a city's parcels at z12 are a grey smear and cost tens of milliseconds
+/// a tile); above `maxzoom` clients overzoom the `maxzoom` tile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoomRange {
+    pub minzoom: u8,
+    pub maxzoom: u8,
+}
+
+/// The highest zoom any layer is cut at by default: at z20 a tile pixel is
+/// under 1 cm at extent 4096, finer than any survey the city keeps.
+pub const DEFAULT_MAXZOOM: u8 = 20;
+
+impl ZoomRange {
+    /// The default of a kind of layer: parcels from z14 (a few thousand plots a
+    /// tile), utility networks from z12 (street-level pipes), zones from z8,
+    /// other reference layers (districts, rivers, streets, quarters) from z0.
+    pub fn for_kind(kind: LayerKind) -> Self {
+        let minzoom = match kind {
+            LayerKind::Parcels => 14,
+            LayerKind::Utilities => 12,
+            LayerKind::Zones => 8,
+            LayerKind::Other => 0,
+        };
+        Self {
+            minzoom,
+            maxzoom: DEFAULT_MAXZOOM,
+        }
+    }
+
+    /// A layer's range: the configured override for its code, else its kind's default.
+    pub fn of_layer(
+        code: &LayerCode,
+        kind: LayerKind,
+        overrides: &BTreeMap<String, ZoomRange>,
+    ) -> Self {
+        overrides
+            .get(code.as_str())
+            .copied()
+            .unwrap_or_else(|| Self::for_kind(kind))
+    }
+
+    pub fn contains(&self, z: u8) -> bool {
+        (self.minzoom..=self.maxzoom).contains(&z)
     }
 }
