@@ -22,6 +22,12 @@ pub enum ApiError {
     #[error("{0}")]
     NoRoute(String),
     #[error("{0}")]
+    InvalidTile(String),
+    #[error("{0}")]
+    UnknownTileMatrixSet(String),
+    #[error("{0}")]
+    UnknownArchive(String),
+    #[error("{0}")]
     Unavailable(String),
     #[error(transparent)]
     Internal(anyhow_free::Internal),
@@ -45,6 +51,11 @@ impl ApiError {
             ApiError::UnknownParcel(_) => (StatusCode::NOT_FOUND, "unknown_parcel"),
             ApiError::BadCadastral(_) => (StatusCode::BAD_REQUEST, "malformed_cadastral_number"),
             ApiError::NoRoute(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::InvalidTile(_) => (StatusCode::BAD_REQUEST, "invalid_tile"),
+            ApiError::UnknownTileMatrixSet(_) => {
+                (StatusCode::NOT_FOUND, "unknown_tile_matrix_set")
+            }
+            ApiError::UnknownArchive(_) => (StatusCode::NOT_FOUND, "unknown_archive"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -104,4 +115,14 @@ pub fn health_status(healthy: bool) -> StatusCode {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     }
+}
+
+/// A conditional GET whose copy is current: no body, the client keeps its copy.
+pub fn not_modified() -> StatusCode {
+    StatusCode::NOT_MODIFIED
+}
+
+/// A tile with nothing drawn in it: no body (clients draw an empty tile).
+pub fn no_content() -> StatusCode {
+    StatusCode::NO_CONTENT
 }

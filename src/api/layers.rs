@@ -6,6 +6,8 @@ use serde_json::{json, Value};
 use super::{ApiError, AppState};
 use crate::index::LayerIndex;
 use crate::model::LayerCode;
+use crate::tiles::ZoomRange;
+use std::sync::Arc;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -13,8 +15,9 @@ pub fn router() -> Router<AppState> {
         .route("/layers/{code}", get(one))
 }
 
-/// A layer as clients see it: metadata, version, count and extent (lon/lat degrees).
-pub(super) fn layer_json(l: &LayerIndex) -> Value {
+/// A layer as clients see it: metadata, version, count, extent (lon/lat
+/// degrees), the zooms its tiles draw it at, and links to its tiles.
+pub(super) fn layer_json(l: &LayerIndex, zoom: ZoomRange) -> Value {
     let layer = l.layer();
     let spec = &layer.spec;
     json!({
@@ -29,13 +32,45 @@ pub(super) fn layer_json(l: &LayerIndex) -> Value {
         "updated_at": layer.updated_at,
         "feature_count": l.len(),
         "bbox": l.extent().map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]),
-        "links": [{ "rel": "self", "href": format!("/layers/{}", spec.code) }],
+        "minzoom": zoom.minzoom,
+        "maxzoom": zoom.maxzoom,
+        "links": [
+            { "rel": "self", "href": format!("/layers/{}", spec.code) },
+            { "rel": "tilejson", "href": format!("/tiles/{}.json", spec.code) },
+            { "rel": "tiles", "href": format!("/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", spec.code) },
+        ],
     })
+}
+
+/// Where a layer goes in a map's stack, bottom first: areas under lines under
+/// points; among areas, reference areas (districts, rivers) under plots under
+/// zones (drawn translucent on top of the plots they restrict).
+fn draw_rank(l: &LayerIndex) -> (u8, u8) {
+    use crate::model::{GeometryType as G, LayerKind as K};
+    let spec = &l.layer().spec;
+    let shape = match spec.geometry_type {
+        G::Polygon | G::MultiPolygon | G::Geometry => 0,
+        G::LineString | G::MultiLineString => 1,
+        G::Point | G::MultiPoint => 2,
+    };
+    let kind = match spec.kind {
+        K::Other => 0,
+        K::Parcels => 1,
+        K::Zones => 2,
+        K::Utilities => 3,
+    };
+    (shape, kind)
 }
 
 async fn list(State(app): State<AppState>) -> Json<Value> {
     let snapshot = app.index().snapshot();
-    let layers: Vec<Value> = snapshot.values().map(|l| layer_json(l)).collect();
+    let mut layers: Vec<&Arc<LayerIndex>> = snapshot.values().collect();
+    // Stable: within a rank, layers stay in code order.
+    layers.sort_by_key(|l| draw_rank(l));
+    let layers: Vec<Value> = layers
+        .into_iter()
+        .map(|l| layer_json(l, app.zoom_range(l)))
+        .collect();
     Json(json!({ "layers": layers }))
 }
 
@@ -51,5 +86,5 @@ async fn one(
     };
     let code: LayerCode = code.parse().map_err(|_| unknown())?;
     let layer = app.index().layer(&code).ok_or_else(unknown)?;
-    Ok(Json(layer_json(&layer)))
+    Ok(Json(layer_json(&layer, app.zoom_range(&layer))))
 }

@@ -3,9 +3,13 @@
 //! Status codes are chosen only in [`error`].
 
 pub mod error;
+mod departments;
 mod health;
 mod layers;
+mod ogc_tiles;
 mod parcels;
+mod tiles;
+mod web;
 
 use std::sync::Arc;
 
@@ -24,6 +28,10 @@ pub fn router(app: AppState) -> Router {
         .merge(health::router())
         .merge(layers::router())
         .merge(parcels::router())
+        .merge(departments::router())
+        .merge(tiles::router())
+        .merge(ogc_tiles::router())
+        .merge(web::router())
         .fallback(not_found)
         .with_state(app)
         .layer(TraceLayer::new_for_http())
@@ -31,4 +39,32 @@ pub fn router(app: AppState) -> Router {
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::NoRoute(format!("no resource at {}", uri.path()))
+}
+
+/// The server's own address as the client reached it, for absolute links
+/// (TileJSON `tiles` must be absolute): scheme and host from the
+/// `X-Forwarded-*` headers a reverse proxy sets, else `http` and `Host`.
+pub(crate) fn base_url(headers: &axum::http::HeaderMap) -> String {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            // A host is letters, digits, dots, dashes, colons and brackets (IPv6);
+            // anything else would let a client inject text into our links.
+            .filter(|v| {
+                !v.is_empty()
+                    && v.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c))
+            })
+    };
+    let scheme = match header("x-forwarded-proto") {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    };
+    let host = header("x-forwarded-host")
+        .or_else(|| header("host"))
+        .unwrap_or("localhost");
+    format!("{scheme}://{host}")
 }

@@ -17,6 +17,8 @@ use crate::model::{Feature, Layer, LayerCode, NewFeature};
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
 use crate::store::{DynStore, StoreError};
+use crate::tiles::archive::{ArchiveError, ArchiveSet};
+use crate::tiles::{TileCache, TileOptions, ZoomRange};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -28,6 +30,8 @@ pub enum AppError {
     Task(#[from] tokio::task::JoinError),
     #[error("serving HTTP: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
 }
 
 /// How the last full index build went; logged at start and shown by `/health`.
@@ -49,6 +53,8 @@ pub struct App {
     /// result, so the index applies a layer's writes in commit order.
     write_locks: Mutex<HashMap<LayerCode, Arc<tokio::sync::Mutex<()>>>>,
     stats: Mutex<IndexStats>,
+    tile_cache: TileCache,
+    archives: ArchiveSet,
 }
 
 /// Opens (and for PostGIS, migrates) the configured store.
@@ -128,12 +134,19 @@ impl App {
 
     /// An app over an already opened store (tests use this with their own stores).
     pub async fn with_store(config: Config, store: DynStore) -> Result<Arc<App>, AppError> {
+        let archives = ArchiveSet::open_dir(&config.tiles_dir).await?;
+        let tile_cache = TileCache::new(
+            (config.tile_cache_mb as u64).saturating_mul(1 << 20),
+            TileOptions::default(),
+        );
         let app = Arc::new(App {
             store,
             index: Index::new(),
             config,
             write_locks: Mutex::default(),
             stats: Mutex::default(),
+            tile_cache,
+            archives,
         });
         app.rebuild_index().await?;
         Ok(app)
@@ -149,6 +162,30 @@ impl App {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    pub fn tile_cache(&self) -> &TileCache {
+        &self.tile_cache
+    }
+
+    /// The tile archives of the tiles folder, served as they are.
+    pub fn archives(&self) -> &ArchiveSet {
+        &self.archives
+    }
+
+    /// The zooms a layer is drawn at: its configured override, else its kind's default.
+    pub fn zoom_range(&self, layer: &crate::index::LayerIndex) -> ZoomRange {
+        ZoomRange::of_layer(
+            layer.code(),
+            layer.layer().spec.kind,
+            &self.config.layer_zoom,
+        )
+    }
+
+    /// The index changed a layer (or removed it): its older tiles leave the cache.
+    fn layer_changed(&self, code: &LayerCode) {
+        let current = self.index.layer(code).map(|l| l.layer().version);
+        self.tile_cache.forget_older(code, current);
     }
 
     pub fn index_stats(&self) -> IndexStats {
@@ -169,6 +206,7 @@ impl App {
         for code in self.index.snapshot().keys() {
             if !layers.iter().any(|l| l.code() == code) {
                 self.index.remove_layer(code);
+                self.layer_changed(code);
             }
         }
         let stats = IndexStats {
@@ -205,7 +243,9 @@ impl App {
         let built =
             tokio::task::spawn_blocking(move || crate::index::LayerIndex::build(layer, features))
                 .await?;
+        let code = built.code().clone();
         self.index.publish(built);
+        self.layer_changed(&code);
         Ok(())
     }
 
@@ -215,7 +255,10 @@ impl App {
             Some(layer) => {
                 self.reload_layer_from(layer).await?;
             }
-            None => self.index.remove_layer(code),
+            None => {
+                self.index.remove_layer(code);
+                self.layer_changed(code);
+            }
         }
         Ok(())
     }
@@ -254,7 +297,7 @@ impl App {
         let outcome = self.store.append_features(code, features).await?;
         let layer = outcome.layer.clone();
         match self.index.append(outcome.layer, outcome.features) {
-            Ok(()) => {}
+            Ok(()) => self.layer_changed(code),
             Err(e @ (IndexError::VersionGap { .. } | IndexError::UnknownLayer(_))) => {
                 // Another instance or process wrote too: the store has the whole truth.
                 warn!(error = %e, "index out of step with the store; reloading the layer");

@@ -1,5 +1,5 @@
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
 
 use geo::{BoundingRect, Intersects};
 use geo_types::{Coord, Geometry, Point, Rect};
@@ -22,6 +22,17 @@ pub struct LayerIndex {
     by_cadastral: HashMap<Cadastral, FeatureId>,
     /// Extent of all features, lon/lat degrees; `None` for an empty layer.
     extent: Option<Rect<f64>>,
+    /// The attribute schema, worked out on first use (TileJSON, tile archives):
+    /// a scan of every feature, too slow to repeat per request on a big layer.
+    fields: OnceLock<BTreeMap<String, FieldType>>,
+}
+
+/// The type of an attribute as TileJSON's `vector_layers[].fields` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum FieldType {
+    String,
+    Number,
+    Boolean,
 }
 
 /// Heap bytes held by the index, estimated from the structures' sizes (the
@@ -95,6 +106,7 @@ impl LayerIndex {
             by_id,
             by_cadastral,
             extent,
+            fields: OnceLock::new(),
         }
     }
 
@@ -106,6 +118,7 @@ impl LayerIndex {
             by_id: self.by_id.clone(),
             by_cadastral: self.by_cadastral.clone(),
             extent: self.extent,
+            fields: OnceLock::new(),
         };
         for f in features {
             let f = Arc::new(f);
@@ -133,6 +146,7 @@ impl LayerIndex {
             by_id: self.by_id.clone(),
             by_cadastral: self.by_cadastral.clone(),
             extent: self.extent,
+            fields: self.fields.clone(),
         }
     }
 
@@ -150,6 +164,41 @@ impl LayerIndex {
 
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
+    }
+
+    /// Every attribute name of the layer with its type, as tiles carry them:
+    /// numbers, strings, booleans; arrays and objects travel as JSON text, and an
+    /// attribute with values of several types is a string. `cadastral` is
+    /// listed when a feature has a cadastral number.
+    pub fn fields(&self) -> &BTreeMap<String, FieldType> {
+        self.fields.get_or_init(|| {
+            let mut fields = BTreeMap::new();
+            let mut merge = |name: &str, t: FieldType| {
+                fields
+                    .entry(name.to_owned())
+                    .and_modify(|seen: &mut FieldType| {
+                        if *seen != t {
+                            *seen = FieldType::String;
+                        }
+                    })
+                    .or_insert(t);
+            };
+            for f in self.by_id.values() {
+                if f.cadastral.is_some() {
+                    merge("cadastral", FieldType::String);
+                }
+                for (name, value) in &f.properties {
+                    let t = match value {
+                        serde_json::Value::Null => continue,
+                        serde_json::Value::Bool(_) => FieldType::Boolean,
+                        serde_json::Value::Number(_) => FieldType::Number,
+                        _ => FieldType::String,
+                    };
+                    merge(name, t);
+                }
+            }
+            fields
+        })
     }
 
     /// Extent of the layer, lon/lat degrees.

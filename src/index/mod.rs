@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-pub use layer::{LayerIndex, MemoryEstimate};
+pub use layer::{FieldType, LayerIndex, MemoryEstimate};
 
 use crate::model::{Cadastral, Feature, FeatureId, Layer, LayerCode};
 

@@ -27,6 +27,7 @@
 //! little more than its own bytes.
 
 pub mod archive;
+mod cache;
 mod clip;
 mod coord;
 mod encode;
@@ -36,6 +37,7 @@ mod simplify;
 mod tests;
 
 pub use coord::{TileCoord, MAX_LAT_DEG, MAX_ZOOM, MERCATOR_HALF_WORLD_M};
+pub use cache::{CacheStats, CachedTile, TileCache, TileKey, TileRequest};
 pub use render::render;
 
 use std::collections::BTreeMap;
@@ -44,7 +46,7 @@ use crate::model::{LayerCode, LayerKind};
 
 pub type Result<T, E = TileError> = std::result::Result<T, E>;
 
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum TileError {
     #[error("no tile {z}/{x}/{y}: the zoom is 0 to {MAX_ZOOM}, and x and y are below 2^zoom")]
     InvalidCoord { z: u8, x: u32, y: u32 },
@@ -52,6 +54,8 @@ pub enum TileError {
     InvalidOptions(&'static str),
     #[error("layer '{0}' is asked for twice in one tile")]
     DuplicateLayer(String),
+    #[error("rendering a tile failed: {0}")]
+    Render(String),
 }
 
 /// How tiles are cut. The defaults suit every MVT client.

@@ -1,0 +1,52 @@
+// The server's HTTP API, as the map uses it. Every error answer of the server
+// is JSON { error, message }; getJSON turns it into an ApiError that keeps
+// the status and the error code, so callers can tell 404 from 400.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.name = 'ApiError';
+    /** HTTP status; 0 when the server could not be reached. */
+    this.status = status;
+    /** The server's error code (`unknown_parcel`, `not_found`…). */
+    this.code = code;
+  }
+}
+
+/** GET `path` (same origin) and parse the JSON answer; throws ApiError. */
+export async function getJSON(path, { signal } = {}) {
+  let response;
+  try {
+    response = await fetch(path, { headers: { Accept: 'application/json' }, signal });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new ApiError(0, 'unreachable', `сервер недоступен (${e.message})`);
+  }
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    // Not JSON: keep body null and report the status below.
+  }
+  if (!response.ok) {
+    throw new ApiError(
+      response.status,
+      body?.error ?? `http_${response.status}`,
+      body?.message ?? response.statusText,
+    );
+  }
+  if (body === null) {
+    throw new ApiError(response.status, 'not_json', `${path}: ответ сервера не JSON`);
+  }
+  return body;
+}
+
+/** An absolute URL on this server (MapLibre's workers need absolute URLs). */
+export function absolute(path) {
+  return new URL(path, window.location.href).href;
+}
+
+/** The path of a parcel: cadastral numbers keep their colons readable. */
+export function parcelPath(cadastral) {
+  return `/parcels/${encodeURIComponent(cadastral).replaceAll('%3A', ':')}`;
+}
