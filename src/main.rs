@@ -1,12 +1,22 @@
 //! The `imgis` command: reads the configuration and calls the library.
 
+use std::io::IsTerminal;
+use std::sync::Arc;
+
 use anyhow::Context;
 use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::EnvFilter;
 
 use imgis::app::{self, App};
-use imgis::config::{Cli, Command, Config, FileConfig, StoreConfig, DEFAULT_DEMO_PARCELS};
+use imgis::config::{
+    Cli, Command, Config, ExportArgs, FileConfig, StoreConfig, TilesArgs, TilesCommand,
+    DEFAULT_DEMO_PARCELS,
+};
 use imgis::demo::DemoOptions;
+use imgis::index::LayerIndex;
+use imgis::tiles::archive::{self, ExportRequest, LonLatBbox};
+use imgis::tiles::{TileOptions, ZoomRange};
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
@@ -80,7 +90,71 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 store.location()
             );
         }
-        Command::Tiles(_) => anyhow::bail!("tile export is not written yet"),
+        Command::Tiles(TilesArgs {
+            command: TilesCommand::Export(args),
+        }) => export_tiles(args, &file).await?,
     }
+    Ok(())
+}
+
+/// `imgis tiles export`: the layers read from the store into an index, then
+/// written into an archive off the async runtime, with a progress bar for a
+/// person at a terminal and one summary line for everyone.
+async fn export_tiles(args: ExportArgs, file: &FileConfig) -> anyhow::Result<()> {
+    let ExportArgs {
+        store,
+        layers,
+        minzoom,
+        maxzoom,
+        bbox,
+        out,
+        quiet,
+    } = args;
+    // What can be refused is refused before the store is read.
+    archive::check_zoom_range(minzoom, maxzoom)?;
+    let bbox = bbox.as_deref().map(str::parse::<LonLatBbox>).transpose()?;
+    let store = app::open_store(&StoreConfig::resolve(store, file)).await?;
+    let chosen = archive::select_layers(&store.layers().await?, &layers)?;
+    let mut indexed = Vec::with_capacity(chosen.len());
+    for layer in chosen {
+        let features = store.features(layer.code()).await?;
+        let zoom = ZoomRange::of_layer(layer.code(), layer.spec.kind, &file.layer_zoom);
+        let index = tokio::task::spawn_blocking(move || LayerIndex::build(layer, features)).await?;
+        indexed.push((Arc::new(index), zoom));
+    }
+    let request = ExportRequest {
+        layers: indexed,
+        minzoom,
+        maxzoom,
+        bbox,
+        // The server's own tiles, so that an archive and the live map agree.
+        options: TileOptions::default(),
+        out,
+    };
+    let bar = if quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0).with_style(
+            ProgressStyle::with_template("{wide_bar} {pos}/{len} tiles  {per_sec}  ETA {eta}")
+                .expect("the template is a constant that parses"),
+        )
+    };
+    let shown = bar.clone();
+    let summary = tokio::task::spawn_blocking(move || {
+        archive::export(&request, &|done, total| {
+            shown.set_length(total);
+            shown.set_position(done);
+        })
+    })
+    .await??;
+    bar.finish_and_clear();
+    println!(
+        "{} tiles, {:.1} MB written to {} in {:.1} s ({} empty tiles skipped)",
+        summary.tiles,
+        summary.bytes as f64 / 1_048_576.0,
+        summary.path.display(),
+        summary.seconds,
+        summary.empty
+    );
     Ok(())
 }

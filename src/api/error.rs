@@ -52,9 +52,7 @@ impl ApiError {
             ApiError::BadCadastral(_) => (StatusCode::BAD_REQUEST, "malformed_cadastral_number"),
             ApiError::NoRoute(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::InvalidTile(_) => (StatusCode::BAD_REQUEST, "invalid_tile"),
-            ApiError::UnknownTileMatrixSet(_) => {
-                (StatusCode::NOT_FOUND, "unknown_tile_matrix_set")
-            }
+            ApiError::UnknownTileMatrixSet(_) => (StatusCode::NOT_FOUND, "unknown_tile_matrix_set"),
             ApiError::UnknownArchive(_) => (StatusCode::NOT_FOUND, "unknown_archive"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

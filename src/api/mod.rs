@@ -2,8 +2,9 @@
 //! handlers are thin: parse, call the domain or the index, map to a response.
 //! Status codes are chosen only in [`error`].
 
-pub mod error;
+mod archives;
 mod departments;
+pub mod error;
 mod health;
 mod layers;
 mod ogc_tiles;
@@ -32,6 +33,7 @@ pub fn router(app: AppState) -> Router {
         .merge(tiles::router())
         .merge(ogc_tiles::router())
         .merge(web::router())
+        .merge(archives::router())
         .fallback(not_found)
         .with_state(app)
         .layer(TraceLayer::new_for_http())

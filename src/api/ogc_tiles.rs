@@ -10,7 +10,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::tiles::{bounds, fields_json, resolve_layers, tile_coord, tile_response, MVT_MEDIA_TYPE};
+use super::tiles::{
+    bounds, fields_json, resolve_layers, tile_coord, tile_response, MVT_MEDIA_TYPE,
+};
 use super::{base_url, ApiError, AppState};
 use crate::tiles::{MAX_ZOOM, MERCATOR_HALF_WORLD_M};
 

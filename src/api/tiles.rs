@@ -93,7 +93,11 @@ pub(super) fn tile_coord(
     let x: u32 = tile_number("x (column)", x)?;
     let y: u32 = tile_number("y (row)", y)?;
     let tile = TileCoord::new(z, x, y).map_err(|e| ApiError::InvalidTile(e.to_string()))?;
-    let maxzoom = layers.iter().map(|(_, r)| r.maxzoom).max().unwrap_or(MAX_ZOOM);
+    let maxzoom = layers
+        .iter()
+        .map(|(_, r)| r.maxzoom)
+        .max()
+        .unwrap_or(MAX_ZOOM);
     if z > maxzoom {
         return Err(ApiError::InvalidTile(format!(
             "zoom {z} is above the highest zoom of these layers, {maxzoom}; \
@@ -135,9 +139,10 @@ pub(super) async fn tile_response(
             tile.mvt.clone().into_response()
         };
         if !tile.is_empty() {
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT_MEDIA_TYPE));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(MVT_MEDIA_TYPE),
+            );
         }
         let cache = match (app.tile_cache().stats().enabled, hit) {
             (false, _) => "off",
@@ -328,8 +333,14 @@ mod tests {
 
     #[test]
     fn gzip_is_accepted_unless_refused() {
-        assert!(accepts_gzip(&headers(&[("accept-encoding", "gzip, deflate, br")])));
-        assert!(accepts_gzip(&headers(&[("accept-encoding", "br;q=1.0, GZIP;q=0.5")])));
+        assert!(accepts_gzip(&headers(&[(
+            "accept-encoding",
+            "gzip, deflate, br"
+        )])));
+        assert!(accepts_gzip(&headers(&[(
+            "accept-encoding",
+            "br;q=1.0, GZIP;q=0.5"
+        )])));
         assert!(accepts_gzip(&headers(&[("accept-encoding", "*")])));
         assert!(!accepts_gzip(&headers(&[("accept-encoding", "gzip;q=0")])));
         assert!(!accepts_gzip(&headers(&[("accept-encoding", "br")])));
@@ -339,11 +350,23 @@ mod tests {
     #[test]
     fn if_none_match_takes_either_representation_and_lists() {
         let tag = "\"00ff\"";
-        assert!(if_none_match(&headers(&[("if-none-match", "\"00ff\"")]), tag));
-        assert!(if_none_match(&headers(&[("if-none-match", "\"1\", \"00ff-gz\"")]), tag));
-        assert!(if_none_match(&headers(&[("if-none-match", "W/\"00ff\"")]), tag));
+        assert!(if_none_match(
+            &headers(&[("if-none-match", "\"00ff\"")]),
+            tag
+        ));
+        assert!(if_none_match(
+            &headers(&[("if-none-match", "\"1\", \"00ff-gz\"")]),
+            tag
+        ));
+        assert!(if_none_match(
+            &headers(&[("if-none-match", "W/\"00ff\"")]),
+            tag
+        ));
         assert!(if_none_match(&headers(&[("if-none-match", "*")]), tag));
-        assert!(!if_none_match(&headers(&[("if-none-match", "\"00fe\"")]), tag));
+        assert!(!if_none_match(
+            &headers(&[("if-none-match", "\"00fe\"")]),
+            tag
+        ));
         assert!(!if_none_match(&HeaderMap::new(), tag));
     }
 }

@@ -46,7 +46,11 @@ async fn style_file(Path(path): Path<String>, headers: HeaderMap) -> Result<Resp
 
 /// One embedded file with its media type and a validator: the files change
 /// only with the binary, so clients revalidate cheaply (304) every time.
-fn serve(file: Option<EmbeddedFile>, path: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
+fn serve(
+    file: Option<EmbeddedFile>,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let file = file.ok_or_else(|| ApiError::NoRoute(format!("no file {path}")))?;
     let etag = format!(
         "\"{}\"",

@@ -247,6 +247,15 @@ impl TileCache {
         }
     }
 
+    /// Finishes the cache's deferred upkeep (evictions, dropped versions), so
+    /// that [`TileCache::stats`] counts exactly; the cache does it by itself
+    /// as it goes, this is for tests and reports.
+    pub async fn settle(&self) {
+        if let Some(cache) = &self.cache {
+            cache.run_pending_tasks().await;
+        }
+    }
+
     pub fn stats(&self) -> CacheStats {
         let (entries, bytes) = self
             .cache

@@ -36,8 +36,8 @@ mod simplify;
 #[cfg(test)]
 mod tests;
 
-pub use coord::{TileCoord, MAX_LAT_DEG, MAX_ZOOM, MERCATOR_HALF_WORLD_M};
 pub use cache::{CacheStats, CachedTile, TileCache, TileKey, TileRequest};
+pub use coord::{TileCoord, MAX_LAT_DEG, MAX_ZOOM, MERCATOR_HALF_WORLD_M};
 pub use render::render;
 
 use std::collections::BTreeMap;

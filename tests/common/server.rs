@@ -15,12 +15,23 @@ pub struct TestServer {
     task: Option<tokio::task::JoinHandle<Result<(), app::AppError>>>,
 }
 
+/// The configuration tests start from: port 0, no demo, no tile archives.
+pub fn test_config() -> Config {
+    let mut config = Config::for_store(StoreConfig::Gpkg {
+        path: "unused".into(),
+    });
+    config.tiles_dir = "/nonexistent/imgis-test-tiles".into();
+    config
+}
+
 impl TestServer {
     /// Builds the index from `store` and serves it.
     pub async fn start(store: DynStore) -> Self {
-        let config = Config::for_store(StoreConfig::Gpkg {
-            path: "unused".into(),
-        });
+        Self::start_with(test_config(), store).await
+    }
+
+    /// Serves `store` with a given configuration (start from [`test_config`]).
+    pub async fn start_with(config: Config, store: DynStore) -> Self {
         let app = App::with_store(config, store)
             .await
             .expect("building the app");

@@ -15,6 +15,12 @@ function plural(n, one, few, many) {
   return many;
 }
 
+/** The legend entry that stands for a layer: one made for its code, else the first general one. */
+function layerSwatchEntry(template, code) {
+  const legend = template.legend ?? [];
+  return legend.find((e) => e.codes?.includes(code)) ?? legend.find((e) => !e.codes) ?? legend[0];
+}
+
 function layerTooltip(layer) {
   const n = layer.feature_count ?? 0;
   const lines = [
@@ -35,8 +41,10 @@ function layerTooltip(layer) {
 export function renderSwitcher(container, { layers, departments, docs, visible, onToggle, onFit }) {
   container.replaceChildren();
   const known = new Map(departments.map((d) => [d.code, d]));
-  // Departments in the order of /departments, then layers without a known one.
-  const groups = new Map(departments.map((d) => [d.code, []]));
+  // The city's own departments first, then the external approvers (each in
+  // the order of /departments), then layers without a known department.
+  const ordered = [...departments.filter((d) => !d.external), ...departments.filter((d) => d.external)];
+  const groups = new Map(ordered.map((d) => [d.code, []]));
   groups.set(NO_DEPARTMENT, []);
   for (const layer of layers) {
     const code = known.has(layer.department) ? layer.department : NO_DEPARTMENT;
@@ -80,7 +88,7 @@ export function renderSwitcher(container, { layers, departments, docs, visible, 
       box.type = 'checkbox';
       box.dataset.layer = layer.code;
       box.checked = visible.has(layer.code);
-      const firstEntry = templateFor(docs, layer).legend?.[0];
+      const firstEntry = layerSwatchEntry(templateFor(docs, layer), layer.code);
       const title = document.createElement('span');
       title.className = 'layer-title';
       title.textContent = layer.title;

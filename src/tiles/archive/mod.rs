@@ -17,7 +17,7 @@ mod reader;
 pub use export::{
     check_zoom_range, export, select_layers, ExportRequest, ExportSummary, LonLatBbox,
 };
-pub use reader::{Archive, ArchiveSet};
+pub use reader::{gunzip, Archive, ArchiveSet};
 
 use pmtiles::PmtError;
 

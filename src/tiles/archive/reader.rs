@@ -85,6 +85,11 @@ impl ArchiveSet {
         self.archives.keys().map(String::as_str)
     }
 
+    /// The archives, in the order of their names.
+    pub fn iter(&self) -> impl Iterator<Item = &Archive> {
+        self.archives.values()
+    }
+
     pub fn get(&self, name: &str) -> Option<&Archive> {
         self.archives.get(name)
     }
@@ -268,6 +273,33 @@ impl Archive {
         }
         doc
     }
+}
+
+/// A stored tile is at most this large once gunzipped (the largest tiles of a
+/// dense city are a few MB): a damaged or hostile archive cannot make the
+/// server inflate a gzip bomb.
+const MAX_TILE_BYTES: u64 = 64 << 20;
+
+/// The MVT bytes of a tile stored gzipped (for a client that does not take gzip).
+///
+/// # Errors
+/// [`ArchiveError::Format`] when the bytes are not gzip, or inflate past
+/// 64 MiB.
+pub fn gunzip(gzip: &[u8]) -> Result<Bytes, ArchiveError> {
+    use std::io::Read;
+    let bad = |reason: String| ArchiveError::Format {
+        path: "a stored tile".into(),
+        reason,
+    };
+    let mut mvt = Vec::with_capacity(gzip.len() * 3);
+    flate2::read::GzDecoder::new(gzip)
+        .take(MAX_TILE_BYTES + 1)
+        .read_to_end(&mut mvt)
+        .map_err(|e| bad(format!("its gzip does not inflate: {e}")))?;
+    if mvt.len() as u64 > MAX_TILE_BYTES {
+        return Err(bad(format!("it inflates past {MAX_TILE_BYTES} bytes")));
+    }
+    Ok(Bytes::from(mvt))
 }
 
 /// Reads an archive with positional reads on tokio's blocking threads.
