@@ -2,8 +2,10 @@
 # Runs the whole test suite against a real, throwaway PostGIS cluster.
 #
 # On a fresh Debian machine (as root, or with sudo) it installs what is missing:
-# PostgreSQL 15 + PostGIS 3, GDAL's ogrinfo (the reference GeoPackage reader),
-# and the build prerequisites. It starts a private cluster in a temp dir on a
+# PostgreSQL 15 + PostGIS 3, GDAL's ogrinfo (the reference GeoPackage and
+# PMTiles reader), Debian's chromium with playwright-core from npm (the web
+# map's browser test; Node.js 20+ comes with the machine), and the build
+# prerequisites. It starts a private cluster in a temp dir on a
 # free port (no Docker, nothing shared with a system cluster), runs
 # `cargo test` with DATABASE_URL pointing at it, and stops and removes the
 # cluster however the tests end. Extra arguments go to `cargo test`.
@@ -12,7 +14,12 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 ensure_build_deps
-ensure_packages gdal-bin
+ensure_packages gdal-bin chromium
+if ! command -v node >/dev/null; then
+  ensure_packages nodejs npm
+fi
+# playwright-core, pinned by tests/web/package-lock.json.
+[ -d tests/web/node_modules/playwright-core ] || npm ci --prefix tests/web --no-audit --no-fund --loglevel=error
 start_throwaway_postgis
 
 status=0

@@ -56,13 +56,21 @@ async function start() {
   map.dragRotate.disable();
   map.touchZoomRotate.disableRotation();
 
+  let loaded = false;
   map.on('error', (e) => {
-    recordError({
+    const error = {
       kind: e.sourceId ? 'source' : 'map',
       source: e.sourceId ?? null,
       tile: e.tile?.tileID?.canonical ? String(e.tile.tileID.canonical) : null,
       message: String(e.error?.message ?? e.error ?? 'unknown error'),
-    });
+    };
+    recordError(error);
+    // Before the first load, an error that is not a source's means the style
+    // itself was refused (a bad template): the map will not start.
+    if (!loaded && !e.sourceId) {
+      showStatus(`Стиль карты не принят: ${error.message}`);
+      document.body.dataset.ready = 'error';
+    }
   });
 
   /** Style layer ids of a server layer. */
@@ -235,6 +243,7 @@ async function start() {
   });
 
   map.once('load', () => {
+    loaded = true;
     updateSwitcher(map.getZoom());
     map.once('idle', () => {
       document.body.dataset.ready = 'true';

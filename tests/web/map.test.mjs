@@ -36,7 +36,12 @@ function ok(message) {
 }
 
 async function fetchJSON(base, p) {
-  const r = await fetch(base + p);
+  let r;
+  try {
+    r = await fetch(base + p);
+  } catch (e) {
+    throw new CheckFailed(`the server at ${base} cannot be reached (GET ${p}): ${e.cause?.message ?? e.message}`);
+  }
   const body = await r.json().catch(() => null);
   return { status: r.status, body };
 }
@@ -133,13 +138,21 @@ async function run(base, screenshotPath, givenCadastral, state) {
   });
   page.on('requestfailed', (r) => {
     const u = new URL(r.url());
-    failedRequests.push({ path: u.pathname, error: r.failure()?.errorText ?? 'failed' });
+    const error = r.failure()?.errorText ?? 'failed';
+    // MapLibre cancels the tiles it no longer needs while the camera moves:
+    // an abort by the page is not a failure of the server.
+    if (error === 'net::ERR_ABORTED') return;
+    failedRequests.push({ path: u.pathname, error });
   });
 
   // 1. The page starts, and every layer's source loads.
   await page.goto(`${base}/`, { waitUntil: 'load', timeout: WAIT_MS });
   await page.waitForFunction(() => document.body.dataset.ready === 'true' || document.body.dataset.ready === 'error',
-    null, { timeout: WAIT_MS });
+    null, { timeout: WAIT_MS }).catch(async () => {
+    const errors = await page.evaluate(() => window.imgisErrors).catch(() => 'unknown');
+    throw new CheckFailed(`the map was not ready in ${WAIT_MS / 1000} s; map errors: ${JSON.stringify(errors)}; `
+      + `page errors: ${JSON.stringify(pageErrors)}`);
+  });
   const ready = await page.evaluate(() => document.body.dataset.ready);
   const startErrors = await page.evaluate(() => window.imgisErrors);
   check(ready === 'true', `the map did not start: ${JSON.stringify(startErrors)}`);

@@ -1,22 +1,68 @@
 // The side panel: attributes of the selected plot (or of any other object),
 // and the plot's constraints when the server offers them.
 
-/** Labels of the parcel attributes, in the order planners read them. */
-const PARCEL_FIELDS = [
-  ['address', 'Адрес'],
-  ['district', 'Район'],
-  ['permitted_use', 'Вид разрешённого использования'],
-  ['land_category', 'Категория земель'],
-  ['ownership', 'Форма собственности'],
-  ['area_m2', 'Площадь по сведениям кадастра, м²'],
-];
+/** The parcel attributes, in the order planners read them. */
+const PARCEL_FIELDS = ['address', 'district', 'permitted_use', 'land_category', 'ownership', 'area_m2'];
 
-/** Values of `ownership` as planners say them. */
-const OWNERSHIP = {
-  municipal: 'муниципальная',
-  federal: 'федеральная',
-  regional: 'региональная',
-  private: 'частная',
+/** Russian names of the attributes of the city's layers; others show as they are. */
+const FIELD_LABELS = {
+  address: 'Адрес',
+  district: 'Район',
+  permitted_use: 'Вид разрешённого использования',
+  land_category: 'Категория земель',
+  ownership: 'Форма собственности',
+  area_m2: 'Площадь по сведениям кадастра, м²',
+  name: 'Наименование',
+  kind: 'Вид',
+  code: 'Код',
+  category: 'Категория',
+  network: 'Сеть',
+  diameter_mm: 'Диаметр, мм',
+  material: 'Материал',
+  depth_m: 'Глубина заложения, м',
+  flow: 'Режим',
+  pressure: 'Давление',
+  pressure_mpa: 'Давление, МПа',
+  voltage_kv: 'Напряжение, кВ',
+  placement: 'Прокладка',
+  cable: 'Кабель',
+  operator: 'Оператор',
+  zone_type: 'Вид зоны',
+  river: 'Водный объект',
+  length_km: 'Протяжённость, км',
+  width_m: 'Ширина, м',
+  basis: 'Основание',
+  enterprise: 'Предприятие',
+  hazard_class: 'Класс опасности',
+  object: 'Объект культурного наследия',
+  reg_number: 'Регистрационный номер',
+  significance: 'Категория историко-культурного значения',
+  quarter: 'Кадастровый квартал',
+  district_no: 'Номер района',
+};
+
+/** Russian words for the coded values of some attributes. */
+const VALUE_LABELS = {
+  ownership: { municipal: 'муниципальная', federal: 'федеральная', regional: 'региональная', private: 'частная' },
+  network: {
+    water: 'водопровод', sewer: 'канализация', gas: 'газопровод',
+    power: 'электросеть', heat: 'теплосеть', telecom: 'связь',
+  },
+  material: { steel: 'сталь', polyethylene: 'полиэтилен', cast_iron: 'чугун', concrete: 'бетон' },
+  flow: { gravity: 'самотёчная', pressure: 'напорная' },
+  pressure: { low: 'низкое', medium: 'среднее', high: 'высокое' },
+  placement: { overhead: 'воздушная', underground: 'подземная' },
+  cable: { fibre: 'оптический', copper: 'медный' },
+  category: { main: 'магистральная', local: 'местная' },
+};
+
+/** Zone types of the demo catalog, for constraints that carry only the code. */
+const ZONE_TYPES = {
+  water_protection: 'Водоохранная зона',
+  shore_strip: 'Прибрежная защитная полоса',
+  territorial: 'Территориальная зона',
+  heritage_protection: 'Зона охраны объекта культурного наследия',
+  sanitary_protection: 'Санитарно-защитная зона',
 };
 
 /** Properties that identify the feature and are shown elsewhere in the panel. */
@@ -48,18 +94,20 @@ function attributeList(rows) {
   return dl;
 }
 
+/** One row of the attribute list: key, Russian label, value in words where known. */
+function row(key, value) {
+  const words = key === 'zone_type' ? ZONE_TYPES : VALUE_LABELS[key];
+  return [key, FIELD_LABELS[key] ?? key, words?.[value] ?? value];
+}
+
 function parcelRows(properties, geodesicArea) {
   const rows = [];
-  const seen = new Set(HIDDEN);
-  for (const [key, label] of PARCEL_FIELDS) {
-    seen.add(key);
-    if (!(key in properties)) continue;
-    const v = key === 'ownership' ? (OWNERSHIP[properties[key]] ?? properties[key]) : properties[key];
-    rows.push([key, label, v]);
+  for (const key of PARCEL_FIELDS) {
+    if (key in properties) rows.push(row(key, properties[key]));
   }
   if (Number.isFinite(geodesicArea)) rows.push(['geodesic_area_m2', 'Площадь по геометрии, м²', geodesicArea]);
   for (const [key, value] of Object.entries(properties)) {
-    if (!seen.has(key)) rows.push([key, key, value]);
+    if (!HIDDEN.has(key) && !PARCEL_FIELDS.includes(key)) rows.push(row(key, value));
   }
   return rows;
 }
@@ -67,8 +115,9 @@ function parcelRows(properties, geodesicArea) {
 /** One constraint of /parcels/{c}/constraints, read leniently. */
 function constraintItem(c) {
   const zone = c.zone ?? {};
+  const type = c.zone_type ?? zone.zone_type;
   const title = c.title ?? c.zone_type_name ?? c.name ?? zone.title ?? zone.name
-    ?? c.zone_type ?? zone.zone_type ?? 'ограничение';
+    ?? ZONE_TYPES[type] ?? type ?? 'ограничение';
   const department = c.department?.name ?? c.department_name ?? c.department ?? zone.department;
   const share = c.overlap_percent ?? c.overlap_pct ?? c.share_percent;
   const parts = [];
@@ -158,7 +207,7 @@ export class Panel {
   showFeature(layerTitle, properties) {
     delete this.root.dataset.cadastral;
     this.root.dataset.complete = 'true';
-    const rows = Object.entries(properties ?? {}).map(([k, v]) => [k, k, v]);
+    const rows = Object.entries(properties ?? {}).map(([k, v]) => row(k, v));
     this.body.replaceChildren(
       el('h2', { textContent: 'Объект' }),
       el('p', { className: 'panel-title', textContent: layerTitle }),
