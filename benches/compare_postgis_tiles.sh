@@ -4,18 +4,20 @@
 # Martin and pg_tileserv, on the same data: the demo city with PARCELS parcels
 # (default 300 000) in one PostGIS database.
 #
-# The tiles: a fixed list (seeded) of TILES_PER_ZOOM tiles at each zoom 12–16,
-# at random spots of the parcels' extent. Each request is the composite of all
-# 17 layers, `/tiles/districts,…,sanitary_zones/{z}/{x}/{y}.mvt`, in which each
-# layer is drawn only within its zoom range (parcels from z14, networks from
-# z12, …); the PostGIS function draws the same layers at the same zooms, one
-# ST_AsMVT per layer, concatenated (as Martin does for a composite source).
+# Two fixed (seeded) lists of tiles at random spots of the parcels' extent:
+# - map: TILES_PER_ZOOM tiles at each zoom 12–16, each the composite of all 17
+#   layers (`/tiles/districts,…,gas_stations/{z}/{x}/{y}.mvt`), every layer drawn
+#   within its zoom range (parcels from z14, networks from z12, …);
+# - parcels: TILES_PER_ZOOM tiles at each zoom 14–16 of the parcels layer alone.
+# The PostGIS function draws the same layers at the same zooms, one ST_AsMVT
+# per layer, concatenated (as Martin does for a composite source).
 #
 # imgis: `wrk` with 16 connections for SECONDS_EACH s, cold (`--tile-cache-mb 0`:
-# every tile rendered) and warm (default cache, after one pass over the list).
-# PostGIS: `pgbench` with 16 clients running the tile function for the same
+# every tile rendered; no gzip, as PostGIS gives none) and warm (default cache,
+# after one pass over the list; plain, and gzipped as browsers ask).
+# PostGIS: `pgbench` with 16 clients running the tile function over the same
 # list, without HTTP in between. Load generator and server share the machine's
-# cores in both cases.
+# two cores in both cases.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -64,7 +66,6 @@ python3 - "$PG_WORK" "$TILES_PER_ZOOM" <<'PY'
 import json, math, random, sys
 work, per_zoom = sys.argv[1], int(sys.argv[2])
 layers = json.load(open(f"{work}/layers.json"))["layers"]
-codes = [l["code"] for l in layers]
 with open(f"{work}/layers.tsv", "w") as f:
     for i, l in enumerate(layers):
         f.write(f"{i}\t{l['code']}\t{l['minzoom']}\t{l['maxzoom']}\n")
@@ -75,53 +76,63 @@ def tile(lon, lat, z):
     phi = math.radians(lat)
     return (int((lon + 180) / 360 * k),
             int((1 - math.log(math.tan(phi) + 1 / math.cos(phi)) / math.pi) / 2 * k))
-tiles = []
-for z in range(12, 17):
-    for _ in range(per_zoom):
-        x, y = tile(rng.uniform(w, e), rng.uniform(s, n), z)
-        tiles.append((z, x, y))
-rng.shuffle(tiles)
-composite = ",".join(codes)
-with open(f"{work}/paths.txt", "w") as f:
-    for z, x, y in tiles:
-        f.write(f"/tiles/{composite}/{z}/{x}/{y}.mvt\n")
-with open(f"{work}/tiles.tsv", "w") as f:
-    for i, (z, x, y) in enumerate(tiles, 1):
-        f.write(f"{i}\t{z}\t{x}\t{y}\n")
+for name, codes, zooms in [("map", [l["code"] for l in layers], range(12, 17)),
+                           ("parcels", ["parcels"], range(14, 17))]:
+    tiles = [(z, *tile(rng.uniform(w, e), rng.uniform(s, n), z))
+             for z in zooms for _ in range(per_zoom)]
+    rng.shuffle(tiles)
+    with open(f"{work}/{name}.paths", "w") as f:
+        for z, x, y in tiles:
+            f.write(f"/tiles/{','.join(codes)}/{z}/{x}/{y}.mvt\n")
+    with open(f"{work}/{name}.tsv", "w") as f:
+        for i, (z, x, y) in enumerate(tiles, 1):
+            f.write(f"{i}\t{z}\t{x}\t{y}\t{','.join(codes)}\n")
 PY
-ntiles=$(wc -l < "$PG_WORK/tiles.tsv")
-
 cat > "$PG_WORK/tiles.lua" <<'LUA'
--- Each thread walks the fixed list from its own starting point.
+-- Each thread walks the fixed list from its own starting point; the second
+-- argument, when given, is the Accept-Encoding to send.
 local paths = {}
+local headers = {}
 local i = 0
 function init(args)
   for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  if args[2] then headers["Accept-Encoding"] = args[2] end
   i = math.random(#paths)
 end
 function request()
   i = i % #paths + 1
-  return wrk.format("GET", paths[i])
+  return wrk.format("GET", paths[i], headers)
 end
 LUA
+# run_wrk LIST LABEL [ENCODING]
 run_wrk() {
+  local list=$1 label=$2 n
+  n=$(wc -l < "$PG_WORK/$list.paths")
   wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --latency -s "$PG_WORK/tiles.lua" \
-    "http://127.0.0.1:$port" -- "$PG_WORK/paths.txt" > "$PG_WORK/wrk.txt"
-  local rps p50 p99 errors
+    "http://127.0.0.1:$port" -- "$PG_WORK/$list.paths" ${3:+"$3"} > "$PG_WORK/wrk.txt"
+  local rps p50 p99 mbs errors
   rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$PG_WORK/wrk.txt")
+  mbs=$(awk '/Transfer\/sec/ {print $2}' "$PG_WORK/wrk.txt")
   p50=$(awk '$1 == "50%" {print $2}' "$PG_WORK/wrk.txt")
   p99=$(awk '$1 == "99%" {print $2}' "$PG_WORK/wrk.txt")
   errors=$(awk '/Non-2xx|Socket errors/ {print}' "$PG_WORK/wrk.txt")
-  echo "imgis/$1 ($PARCELS parcels, $ntiles tiles z12-z16, $CONNECTIONS connections): $rps tiles/s, p50 $p50, p99 $p99, RSS $(rss_mb) MB ${errors:+ERRORS: $errors}"
+  echo "imgis/$list/$label ($PARCELS parcels, $n tiles, $CONNECTIONS connections): $rps tiles/s ($mbs/s), p50 $p50, p99 $p99, RSS $(rss_mb) MB${errors:+ ERRORS: $errors}"
 }
 
 # Cold: no cache, every tile rendered.
-run_wrk cold
+run_wrk map cold
+run_wrk parcels cold
 stop_server
-# Warm: the default cache, filled by one pass over the list.
+# Warm: the default cache, filled by one pass over each list.
 start_server 256
-while read -r path; do curl -sf -o /dev/null "http://127.0.0.1:$port$path"; done < "$PG_WORK/paths.txt"
-run_wrk warm
+for list in map parcels; do
+  while read -r path; do
+    curl -sf -o /dev/null "http://127.0.0.1:$port$path"
+    curl -sf -o /dev/null -H 'Accept-Encoding: gzip' "http://127.0.0.1:$port$path"
+  done < "$PG_WORK/$list.paths"
+  run_wrk "$list" warm
+  run_wrk "$list" warm-gzip gzip
+done
 stop_server
 
 # PostGIS: the same composite tiles from ST_AsMVT, one layer after another.
@@ -129,9 +140,11 @@ psql -q -v ON_ERROR_STOP=1 "$BENCH_URL" <<SQL
 CREATE TABLE bench_layers (ord int, code text, minzoom int, maxzoom int, layer_id bigint);
 \copy bench_layers (ord, code, minzoom, maxzoom) FROM '$PG_WORK/layers.tsv'
 UPDATE bench_layers b SET layer_id = l.id FROM layers l WHERE l.code = b.code;
-CREATE TABLE bench_tiles (i int PRIMARY KEY, z int, x int, y int);
-\copy bench_tiles FROM '$PG_WORK/tiles.tsv'
-CREATE FUNCTION bench_tile(z int, x int, y int) RETURNS bytea
+CREATE TABLE bench_map (i int PRIMARY KEY, z int, x int, y int, codes text);
+\copy bench_map FROM '$PG_WORK/map.tsv'
+CREATE TABLE bench_parcels (i int PRIMARY KEY, z int, x int, y int, codes text);
+\copy bench_parcels FROM '$PG_WORK/parcels.tsv'
+CREATE FUNCTION bench_tile(z int, x int, y int, codes text) RETURNS bytea
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS \$\$
 DECLARE
   env geometry := ST_TileEnvelope(z, x, y);
@@ -141,7 +154,9 @@ DECLARE
   part bytea;
   tile bytea := '';
 BEGIN
-  FOR l IN SELECT * FROM bench_layers WHERE z BETWEEN minzoom AND maxzoom ORDER BY ord LOOP
+  FOR l IN SELECT * FROM bench_layers
+           WHERE z BETWEEN minzoom AND maxzoom AND code = ANY (string_to_array(codes, ','))
+           ORDER BY ord LOOP
     SELECT ST_AsMVT(t, l.code, 4096, 'geom', 'id') INTO part FROM (
       SELECT f.id, f.cadastral, f.properties,
              ST_AsMVTGeom(ST_Transform(f.geom, 3857), env, 4096, 64, true) AS geom
@@ -153,13 +168,16 @@ BEGIN
 END
 \$\$;
 SQL
-cat > "$PG_WORK/tile.sql" <<SQL
-\set i random(1, $ntiles)
-SELECT length(bench_tile(z, x, y)) FROM bench_tiles WHERE i = :i;
-SQL
 pgbench=/usr/lib/postgresql/15/bin/pgbench
-"$pgbench" -n -M prepared -c "$CONNECTIONS" -j 2 -T "$SECONDS_EACH" -f "$PG_WORK/tile.sql" "$BENCH_URL" \
-  > "$PG_WORK/pgbench.txt" 2>&1
-tps=$(awk '/^tps/ {printf "%.0f", $3; exit}' "$PG_WORK/pgbench.txt")
-lat=$(awk '/latency average/ {print $4 " " $5}' "$PG_WORK/pgbench.txt")
-echo "postgis/ST_AsMVT ($PARCELS parcels, the same $ntiles tiles, $CONNECTIONS clients, no HTTP): $tps tiles/s, mean latency $lat"
+for list in map parcels; do
+  n=$(wc -l < "$PG_WORK/$list.tsv")
+  cat > "$PG_WORK/$list.sql" <<SQL
+\set i random(1, $n)
+SELECT length(bench_tile(z, x, y, codes)) FROM bench_$list WHERE i = :i;
+SQL
+  "$pgbench" -n -M prepared -c "$CONNECTIONS" -j 2 -T "$SECONDS_EACH" -f "$PG_WORK/$list.sql" "$BENCH_URL" \
+    > "$PG_WORK/pgbench.txt" 2>&1
+  tps=$(awk '/^tps/ {printf "%.0f", $3; exit}' "$PG_WORK/pgbench.txt")
+  lat=$(awk '/latency average/ {print $4 " " $5}' "$PG_WORK/pgbench.txt")
+  echo "postgis/$list/ST_AsMVT ($PARCELS parcels, the same $n tiles, $CONNECTIONS clients, no HTTP): $tps tiles/s, mean latency $lat"
+done

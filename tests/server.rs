@@ -119,17 +119,18 @@ async fn layers_list_and_lookup(store: DynStore) {
         .iter()
         .map(|l| l["code"].as_str().unwrap())
         .collect();
-    let stored: Vec<String> = store
-        .layers()
-        .await
-        .unwrap()
-        .iter()
-        .map(|l| l.code().to_string())
-        .collect();
+    let mut stored = store.layers().await.unwrap();
+    // Drawing order: areas, then lines, then points; within each, by kind, then code.
+    stored.sort_by(|a, b| {
+        (a.spec.draw_rank(), a.code().as_str()).cmp(&(b.spec.draw_rank(), b.code().as_str()))
+    });
+    let stored: Vec<String> = stored.iter().map(|l| l.code().to_string()).collect();
     assert_eq!(
         listed, stored,
-        "every stored layer is listed, ordered by code"
+        "every stored layer is listed, in drawing order"
     );
+    assert_eq!(listed.first(), Some(&"districts"));
+    assert_eq!(listed.last(), Some(&"gas_stations"));
     for code in [
         "parcels",
         "water",

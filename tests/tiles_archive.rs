@@ -448,7 +448,7 @@ fn an_export_holds_exactly_the_rendered_tiles_with_header_and_metadata() {
         "no stray tiles"
     );
     assert_eq!((summary.tiles, summary.empty), (drawn, empty));
-    assert!(drawn > 100, "the centre is drawn: {drawn} tiles");
+    assert!(drawn > 50, "the centre is drawn: {drawn} tiles");
 }
 
 /// `ogrinfo -so -al` parsed: layer name → (feature count, field name → type).
@@ -575,6 +575,10 @@ fn a_refused_or_failed_export_leaves_the_existing_archive_as_it_was() {
         (
             "a layer twice",
             export(vec![layer("parcels"), layer("parcels")], 14, 15, None, &out),
+        ),
+        (
+            "no layer drawn at these zooms",
+            export(parcels.clone(), 0, 13, None, &out),
         ),
         (
             "a folder as output",
@@ -853,26 +857,25 @@ fn the_command_exports_named_layers_from_the_geopackage() {
         dir.path(),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let export_args = |extra: &[&'static str]| {
-        let mut args = vec![
+    // Each flag once: clap refuses a repeated one.
+    let export_args = |layers: &'static str, minzoom: &'static str, maxzoom: &'static str| {
+        vec![
             "tiles",
             "export",
             "--gpkg",
             "tmp.gpkg",
             "--layers",
-            "parcels,streets",
+            layers,
             "--minzoom",
-            "13",
+            minzoom,
             "--maxzoom",
-            "15",
+            maxzoom,
             "--out",
             "tmp/city.pmtiles",
             "--quiet",
-        ];
-        args.extend_from_slice(extra);
-        args
+        ]
     };
-    let out = imgis(&export_args(&[]), dir.path());
+    let out = imgis(&export_args("parcels,streets", "13", "15"), dir.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let line = stdout.trim();
@@ -917,19 +920,25 @@ fn the_command_exports_named_layers_from_the_geopackage() {
 
     // Refusals: a clear message, the archive untouched, nothing left beside it.
     let before = std::fs::read(&path).unwrap();
-    for (extra, message) in [
+    let mut with_bbox = export_args("parcels,streets", "13", "15");
+    with_bbox.extend(["--bbox", "49.3,55.7,49.0,55.9"]);
+    for (args, message) in [
         (
-            &["--layers", "parcels,nope"][..],
+            export_args("parcels,nope", "13", "15"),
             "layer 'nope' does not exist",
         ),
+        (with_bbox, "bbox '49.3,55.7,49.0,55.9' is not valid"),
         (
-            &["--bbox", "49.3,55.7,49.0,55.9"][..],
-            "bbox '49.3,55.7,49,55.9' is not valid",
+            export_args("parcels,streets", "16", "15"),
+            "minzoom must not exceed maxzoom",
         ),
-        (&["--minzoom", "16"][..], "minzoom must not exceed maxzoom"),
-        (&["--maxzoom", "25"][..], "maxzoom must not exceed 24"),
+        (
+            export_args("parcels,streets", "13", "25"),
+            "maxzoom must not exceed 24",
+        ),
     ] {
-        let out = imgis(&export_args(extra), dir.path());
+        let extra = args.join(" ");
+        let out = imgis(&args, dir.path());
         let stderr = text(&out.stderr);
         assert!(!out.status.success(), "{extra:?} must fail");
         assert!(stderr.contains(message), "{extra:?}: {stderr}");

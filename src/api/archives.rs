@@ -13,7 +13,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::tiles::{tile_coord, MVT_MEDIA_TYPE};
+use super::tiles::{accepts_gzip, tile_coord, MVT_MEDIA_TYPE};
 use super::{base_url, error, ApiError, AppState};
 use crate::app::App;
 use crate::tiles::archive::{self, Archive};
@@ -115,25 +115,4 @@ async fn tile(
     }
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     Ok(response)
-}
-
-/// True when `Accept-Encoding` allows gzip (RFC 9110 §12.5.3: a `q=0` refuses it).
-// The same test as `tiles::accepts_gzip`, which is private to that module:
-// one of the two goes once that one is `pub(super)`.
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|item| {
-            let mut parts = item.split(';').map(str::trim);
-            let coding = parts.next().unwrap_or("");
-            let refused = parts.any(|p| {
-                p.strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .is_some_and(|q| q == 0.0)
-            });
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
-        })
 }

@@ -42,31 +42,11 @@ pub(super) fn layer_json(l: &LayerIndex, zoom: ZoomRange) -> Value {
     })
 }
 
-/// Where a layer goes in a map's stack, bottom first: areas under lines under
-/// points; among areas, reference areas (districts, rivers) under plots under
-/// zones (drawn translucent on top of the plots they restrict).
-fn draw_rank(l: &LayerIndex) -> (u8, u8) {
-    use crate::model::{GeometryType as G, LayerKind as K};
-    let spec = &l.layer().spec;
-    let shape = match spec.geometry_type {
-        G::Polygon | G::MultiPolygon | G::Geometry => 0,
-        G::LineString | G::MultiLineString => 1,
-        G::Point | G::MultiPoint => 2,
-    };
-    let kind = match spec.kind {
-        K::Other => 0,
-        K::Parcels => 1,
-        K::Zones => 2,
-        K::Utilities => 3,
-    };
-    (shape, kind)
-}
-
 async fn list(State(app): State<AppState>) -> Json<Value> {
     let snapshot = app.index().snapshot();
     let mut layers: Vec<&Arc<LayerIndex>> = snapshot.values().collect();
     // Stable: within a rank, layers stay in code order.
-    layers.sort_by_key(|l| draw_rank(l));
+    layers.sort_by_key(|l| l.layer().spec.draw_rank());
     let layers: Vec<Value> = layers
         .into_iter()
         .map(|l| layer_json(l, app.zoom_range(l)))

@@ -186,7 +186,7 @@ fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 /// True when `Accept-Encoding` allows gzip (RFC 9110 §12.5.3: a `q=0` refuses it).
-fn accepts_gzip(headers: &HeaderMap) -> bool {
+pub(super) fn accepts_gzip(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()

@@ -205,6 +205,27 @@ pub struct LayerSpec {
     pub public: bool,
 }
 
+impl LayerSpec {
+    /// Where the layer goes in a map's stack, bottom first: areas under lines
+    /// under points; among areas, reference areas (districts, rivers) under
+    /// plots under zones (drawn translucent over the plots they restrict);
+    /// among lines, streets under utility networks. Sort by it, then by code.
+    pub fn draw_rank(&self) -> (u8, u8) {
+        let shape = match self.geometry_type {
+            GeometryType::Polygon | GeometryType::MultiPolygon | GeometryType::Geometry => 0,
+            GeometryType::LineString | GeometryType::MultiLineString => 1,
+            GeometryType::Point | GeometryType::MultiPoint => 2,
+        };
+        let kind = match self.kind {
+            LayerKind::Other => 0,
+            LayerKind::Parcels => 1,
+            LayerKind::Zones => 2,
+            LayerKind::Utilities => 3,
+        };
+        (shape, kind)
+    }
+}
+
 fn yes() -> bool {
     true
 }

@@ -27,7 +27,7 @@ use geo_types::Rect;
 use pmtiles::{Compression, PmTilesStreamWriter, PmTilesWriter, TileId, TileType};
 use serde_json::{json, Value};
 
-use super::ArchiveError;
+use super::{is_archive_name, ArchiveError};
 use crate::index::LayerIndex;
 use crate::model::{Layer, LayerCode};
 use crate::tiles::coord::mercator_y_unit;
@@ -142,7 +142,15 @@ impl FromStr for LonLatBbox {
                 reason: "expected four numbers: min_lon,min_lat,max_lon,max_lat".into(),
             })?;
         match numbers[..] {
-            [min_lon, min_lat, max_lon, max_lat] => Self::new(min_lon, min_lat, max_lon, max_lat),
+            // The message quotes the text as given, not the numbers read from it.
+            [min_lon, min_lat, max_lon, max_lat] => Self::new(min_lon, min_lat, max_lon, max_lat)
+                .map_err(|e| match e {
+                    ArchiveError::InvalidBbox { reason, .. } => ArchiveError::InvalidBbox {
+                        value: s.chars().take(100).collect(),
+                        reason,
+                    },
+                    e => e,
+                }),
             _ => Err(ArchiveError::InvalidBbox {
                 value: s.chars().take(100).collect(),
                 reason: format!(
@@ -253,11 +261,14 @@ pub fn check_zoom_range(minzoom: u8, maxzoom: u8) -> Result<(), ArchiveError> {
 /// [`ArchiveError::NoLayers`] when nothing is left to export.
 pub fn select_layers(available: &[Layer], names: &[String]) -> Result<Vec<Layer>, ArchiveError> {
     let chosen: Vec<Layer> = if names.is_empty() {
-        available
+        // In the map's stacking order, as /layers lists them.
+        let mut public: Vec<Layer> = available
             .iter()
             .filter(|l| l.spec.public)
             .cloned()
-            .collect()
+            .collect();
+        public.sort_by_key(|l| l.spec.draw_rank());
+        public
     } else {
         let mut chosen: Vec<Layer> = Vec::with_capacity(names.len());
         for name in names.iter().map(|n| n.trim()) {
@@ -302,7 +313,8 @@ pub fn select_layers(available: &[Layer], names: &[String]) -> Result<Vec<Layer>
 /// Before any file is touched: [`ArchiveError::InvalidZoom`],
 /// [`ArchiveError::NoLayers`], [`ArchiveError::DuplicateLayer`],
 /// [`ArchiveError::Tile`] for bad options, [`ArchiveError::EmptyLayers`] when
-/// no area is given and the layers hold nothing, [`ArchiveError::InvalidOut`].
+/// no area is given and the layers hold nothing, [`ArchiveError::NothingDrawn`]
+/// when no layer is drawn at any of the zooms, [`ArchiveError::InvalidOut`].
 /// While writing: [`ArchiveError::Io`], [`ArchiveError::Write`],
 /// [`ArchiveError::Render`]; the output path is then left as it was.
 pub fn export(
@@ -340,16 +352,30 @@ pub fn export(
             .and_then(LonLatBbox::of_rect)?,
     };
     let name = archive_name(out)?;
-    for (layer, zoom) in layers {
-        if zoom.minzoom.max(minzoom) > zoom.maxzoom.min(maxzoom) {
-            tracing::warn!(
-                layer = %layer.code(),
-                "layer '{}' is drawn at z{}–z{} only, outside the export's z{minzoom}–z{maxzoom}: it will be in no tile",
-                layer.code(),
-                zoom.minzoom,
-                zoom.maxzoom
-            );
-        }
+    let outside: Vec<String> = layers
+        .iter()
+        .filter(|(_, zoom)| drawn_zooms(*zoom, minzoom, maxzoom).is_none())
+        .map(|(l, zoom)| format!("{} (z{}–z{})", l.code(), zoom.minzoom, zoom.maxzoom))
+        .collect();
+    if outside.len() == layers.len() {
+        return Err(ArchiveError::NothingDrawn {
+            minzoom,
+            maxzoom,
+            layers: outside.join(", "),
+        });
+    }
+    if !outside.is_empty() {
+        tracing::warn!(
+            "drawn only outside z{minzoom}–z{maxzoom}, so in no tile: {}",
+            outside.join(", ")
+        );
+    }
+    if !(is_archive_name(&name) && out.extension().is_some_and(|e| e == "pmtiles")) {
+        tracing::warn!(
+            "the server's tiles folder serves only files named like 'city.pmtiles' \
+             (lower-case letters, digits, '_' and '-'), not {}",
+            out.display()
+        );
     }
 
     let spans: Vec<TileSpan> = (minzoom..=maxzoom).map(|z| bbox.tiles_at(z)).collect();
@@ -464,8 +490,16 @@ fn center_zoom(b: LonLatBbox, minzoom: u8, maxzoom: u8) -> u8 {
     fits.clamp(minzoom, maxzoom)
 }
 
+/// The zooms of `minzoom ..= maxzoom` at which a layer of range `zoom` is
+/// drawn, as (first, last); `None` when it is drawn at none of them.
+fn drawn_zooms(zoom: ZoomRange, minzoom: u8, maxzoom: u8) -> Option<(u8, u8)> {
+    let (first, last) = (zoom.minzoom.max(minzoom), zoom.maxzoom.min(maxzoom));
+    (first <= last).then_some((first, last))
+}
+
 /// The archive's JSON metadata: TileJSON's `name`, `description` and
-/// `vector_layers` (each layer's zooms within the export's, and its fields).
+/// `vector_layers` (each layer's zooms within the export's, and its fields;
+/// a layer drawn at none of the export's zooms is in no tile, so not listed).
 fn metadata(
     name: &str,
     layers: &[(Arc<LayerIndex>, ZoomRange)],
@@ -474,7 +508,8 @@ fn metadata(
 ) -> Value {
     let vector_layers: Vec<Value> = layers
         .iter()
-        .map(|(l, zoom)| {
+        .filter_map(|(l, zoom)| Some((l, drawn_zooms(*zoom, minzoom, maxzoom)?)))
+        .map(|(l, (first, last))| {
             let spec = &l.layer().spec;
             let description = if spec.description.is_empty() {
                 spec.title.clone()
@@ -484,8 +519,8 @@ fn metadata(
             json!({
                 "id": l.code(),
                 "description": description,
-                "minzoom": zoom.minzoom.max(minzoom),
-                "maxzoom": zoom.maxzoom.min(maxzoom),
+                "minzoom": first,
+                "maxzoom": last,
                 "fields": l.fields(),
             })
         })
@@ -526,6 +561,8 @@ const AHEAD: usize = 256;
 /// `None` when nothing is drawn there.
 type Rendered = Result<Option<Vec<u8>>, ArchiveError>;
 
+/// How writing a zoom fails: the archive writer (the caller names the file)
+/// or a tile.
 enum ZoomError {
     Pmtiles(pmtiles::PmtError),
     Archive(ArchiveError),
@@ -670,8 +707,9 @@ fn render_gzip(layers: &[(&str, &LayerIndex)], tile: TileCoord, options: &TileOp
     if mvt.is_empty() {
         return Ok(None);
     }
-    // The default level: an archive is written once and read many times, and
-    // level 6 costs little more time than the fastest on tiles this small.
+    // The default level (6): an archive is written once and sent many times.
+    // On the demo city its tiles come out 7% smaller than at the fastest
+    // level, for about a fifth more export time (deflate is a third of it).
     let mut gz = GzEncoder::new(
         Vec::with_capacity(mvt.len() / 2 + 64),
         flate2::Compression::default(),

@@ -23,6 +23,9 @@ use pmtiles::PmtError;
 
 use super::{TileError, MAX_ZOOM};
 
+/// What can go wrong exporting or reading an archive. The messages are for an
+/// operator: the command prints them, the server logs them (its HTTP answers
+/// say only "internal error").
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     #[error("tile archive {path}: {error}")]
@@ -45,6 +48,13 @@ pub enum ArchiveError {
     NoLayers,
     #[error("the layers hold no features, so they have no extent: give the area (bbox) to export")]
     EmptyLayers,
+    #[error("no layer is drawn at z{minzoom} to z{maxzoom}: {layers}")]
+    NothingDrawn {
+        minzoom: u8,
+        maxzoom: u8,
+        /// Each layer with its own zooms.
+        layers: String,
+    },
     #[error("output {path}: {reason}")]
     InvalidOut { path: String, reason: String },
     #[error(transparent)]
