@@ -3,11 +3,13 @@
 //! Layout, one domain per folder:
 //! - [`model`]: departments, layers, features, cadastral numbers: the shared vocabulary.
 //! - [`crs`]: coordinate reference systems over PROJ (storage EPSG:4326, metres in the city's CRS).
-//! - [`catalog`]: the city's catalog as data (`data/catalog.toml`): departments, and later
-//!   zone types, services and routing rules.
+//! - [`catalog`]: the city's catalog as data (`data/catalog.toml`): departments, zone types,
+//!   buffer rules, services, life situations, routing rules and the working-day calendar.
 //! - [`store`]: the source of truth, PostGIS or an embedded GeoPackage, behind one trait.
 //! - [`index`]: every layer in memory in an R-tree; all reads are answered from it.
-//! - [`tiles`]: Mapbox Vector Tiles made from the index (clip, simplify, encode); no I/O.
+//! - [`tiles`]: Mapbox Vector Tiles made from the index (clip, simplify, encode), the tile
+//!   cache, and PMTiles archives.
+//! - [`zones`]: protection zones derived from utility layers by the catalog's buffer rules.
 //! - [`demo`]: the deterministic generator of a Kazan-like demo city.
 //! - [`config`]: command-line flags, `IMGIS_*` environment and the config file, merged in one place.
 //! - [`app`]: opening the store, building the index, and running the HTTP server.
@@ -26,3 +28,4 @@ pub mod index;
 pub mod model;
 pub mod store;
 pub mod tiles;
+pub mod zones;

@@ -70,11 +70,75 @@ on_both_backends!(
     parcel_by_cadastral_number,
     bad_requests_get_json_errors,
     writes_reach_the_index_and_failed_writes_change_nothing,
+    utility_edits_regenerate_protection_zones,
 );
 
-async fn health_reports_store_index_and_every_layer(store: DynStore) {
-    let layers = store.layers().await.unwrap();
+/// A utility network edited: its protection zones are derived anew, stored,
+/// and indexed; a second start finds them current and leaves them alone.
+async fn utility_edits_regenerate_protection_zones(store: DynStore) {
     let server = TestServer::start(store.clone()).await;
+    let zones: LayerCode = "utility_protection_zones".parse().unwrap();
+    let power: LayerCode = "power".parse().unwrap();
+    let before = server.app.index().layer(&zones).expect("zones are indexed");
+    let count_of = |l: &imgis::index::LayerIndex, source: &str| {
+        let extent = l.extent().unwrap();
+        l.in_envelope(extent)
+            .filter(|f| f.properties["source_layer"] == source)
+            .count()
+    };
+    let power_index = server.app.index().layer(&power).unwrap();
+    assert_eq!(count_of(&before, "power"), power_index.len());
+
+    // The power grid operator keeps only the first line of its layer.
+    let first = power_index
+        .in_envelope(power_index.extent().unwrap())
+        .min_by_key(|f| f.id)
+        .unwrap()
+        .clone();
+    server
+        .app
+        .replace_features(
+            &power,
+            vec![NewFeature::new(
+                first.geometry.clone(),
+                first.properties.clone(),
+            )],
+        )
+        .await
+        .unwrap();
+    let after = server.app.index().layer(&zones).unwrap();
+    assert_eq!(after.layer().version, before.layer().version + 1);
+    assert_eq!(count_of(&after, "power"), 1);
+    assert_eq!(count_of(&after, "gas"), count_of(&before, "gas"));
+    let stored = store.features(&zones).await.unwrap();
+    assert_eq!(
+        stored.len(),
+        after.len(),
+        "the store holds what the index shows"
+    );
+    server.stop().await;
+
+    let again = TestServer::start(store.clone()).await;
+    let reopened = again.app.index().layer(&zones).unwrap();
+    assert_eq!(
+        reopened.layer().version,
+        after.layer().version,
+        "current zones are not derived again at start"
+    );
+    again.stop().await;
+}
+
+async fn health_reports_store_index_and_every_layer(store: DynStore) {
+    let server = TestServer::start(store.clone()).await;
+    // Read after the start: the server derives the utility protection zones
+    // into a layer of their own.
+    let layers = store.layers().await.unwrap();
+    assert!(
+        layers
+            .iter()
+            .any(|l| l.code().as_str() == "utility_protection_zones" && l.feature_count > 0),
+        "derived protection zones are stored"
+    );
     let (status, body) = server.get_json("/health").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "ok");

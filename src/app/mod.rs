@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
+use crate::catalog::Catalog;
 use crate::config::{Config, StoreConfig};
 use crate::demo::{self, DemoError, DemoOptions};
 use crate::index::{Index, IndexError};
@@ -19,6 +20,7 @@ use crate::store::postgis::PostgisStore;
 use crate::store::{DynStore, StoreError};
 use crate::tiles::archive::{ArchiveError, ArchiveSet};
 use crate::tiles::{TileCache, TileOptions, ZoomRange};
+use crate::zones::{self, ZoneError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -32,6 +34,8 @@ pub enum AppError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    #[error(transparent)]
+    Zones(#[from] ZoneError),
 }
 
 /// How the last full index build went; logged at start and shown by `/health`.
@@ -55,6 +59,8 @@ pub struct App {
     stats: Mutex<IndexStats>,
     tile_cache: TileCache,
     archives: ArchiveSet,
+    /// The city's catalog: departments, zone types, buffer rules, services, rules.
+    catalog: Arc<Catalog>,
 }
 
 /// Opens (and for PostGIS, migrates) the configured store.
@@ -147,8 +153,10 @@ impl App {
             stats: Mutex::default(),
             tile_cache,
             archives,
+            catalog: Arc::new(Catalog::builtin()),
         });
         app.rebuild_index().await?;
+        app.refresh_derived_zones().await?;
         Ok(app)
     }
 
@@ -162,6 +170,10 @@ impl App {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
     }
 
     pub fn tile_cache(&self) -> &TileCache {
@@ -278,11 +290,15 @@ impl App {
         code: &LayerCode,
         features: Vec<NewFeature>,
     ) -> Result<Layer, AppError> {
-        let lock = self.write_lock(code);
-        let _guard = lock.lock().await;
-        let outcome = self.store.replace_features(code, features).await?;
-        let layer = outcome.layer.clone();
-        self.publish_layer(outcome.layer, outcome.features).await?;
+        let layer = {
+            let lock = self.write_lock(code);
+            let _guard = lock.lock().await;
+            let outcome = self.store.replace_features(code, features).await?;
+            let layer = outcome.layer.clone();
+            self.publish_layer(outcome.layer, outcome.features).await?;
+            layer
+        };
+        self.source_changed(code).await?;
         Ok(layer)
     }
 
@@ -292,19 +308,88 @@ impl App {
         code: &LayerCode,
         features: Vec<NewFeature>,
     ) -> Result<Layer, AppError> {
-        let lock = self.write_lock(code);
-        let _guard = lock.lock().await;
-        let outcome = self.store.append_features(code, features).await?;
-        let layer = outcome.layer.clone();
-        match self.index.append(outcome.layer, outcome.features) {
-            Ok(()) => self.layer_changed(code),
-            Err(e @ (IndexError::VersionGap { .. } | IndexError::UnknownLayer(_))) => {
-                // Another instance or process wrote too: the store has the whole truth.
-                warn!(error = %e, "index out of step with the store; reloading the layer");
-                self.reload_layer(code).await?;
+        let layer = {
+            let lock = self.write_lock(code);
+            let _guard = lock.lock().await;
+            let outcome = self.store.append_features(code, features).await?;
+            let layer = outcome.layer.clone();
+            match self.index.append(outcome.layer, outcome.features) {
+                Ok(()) => self.layer_changed(code),
+                Err(e @ (IndexError::VersionGap { .. } | IndexError::UnknownLayer(_))) => {
+                    // Another instance or process wrote too: the store has the whole truth.
+                    warn!(error = %e, "index out of step with the store; reloading the layer");
+                    self.reload_layer(code).await?;
+                }
             }
-        }
+            layer
+        };
+        self.source_changed(code).await?;
         Ok(layer)
+    }
+
+    /// After a committed write: a utility layer that protection zones are
+    /// derived from gets its zones made anew (after its own lock is released:
+    /// the zones layer has a lock of its own).
+    async fn source_changed(&self, code: &LayerCode) -> Result<(), AppError> {
+        if self.catalog.is_buffer_source(code) {
+            self.refresh_derived_zones().await?;
+        }
+        Ok(())
+    }
+
+    /// Makes the derived protection zones (`utility_protection_zones`) anew
+    /// from the utility layers when one of those is newer than the zones (or
+    /// the zones layer is missing): derived in the metric CRS off the async
+    /// workers, written in one transaction, then published. A no-op for a
+    /// store without utility layers.
+    pub async fn refresh_derived_zones(&self) -> Result<(), AppError> {
+        let code: LayerCode = zones::LAYER_CODE
+            .parse()
+            .expect("the zones layer code is valid");
+        let lock = self.write_lock(&code);
+        let _guard = lock.lock().await;
+        let snapshot = self.index.snapshot();
+        let newest_source = snapshot
+            .values()
+            .filter(|l| self.catalog.is_buffer_source(l.code()))
+            .map(|l| l.layer().updated_at)
+            .max();
+        let Some(newest_source) = newest_source else {
+            return Ok(());
+        };
+        if snapshot
+            .get(&code)
+            .is_some_and(|z| z.layer().updated_at >= newest_source)
+        {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let catalog = self.catalog.clone();
+        let metric = self.config.metric_srs.clone();
+        let derived =
+            tokio::task::spawn_blocking(move || zones::derive_all(&snapshot, &catalog, &metric))
+                .await??;
+        for s in &derived.skipped {
+            warn!(layer = %s.layer, feature = s.feature, reason = ?s.reason, "no protection zone derived");
+        }
+        if self.store.layer(&code).await?.is_none() {
+            // The catalog's departments are data the store keeps; the zones layer's
+            // owner must be among them before the layer can be made.
+            self.store
+                .upsert_departments(&self.catalog.departments)
+                .await?;
+            self.store.create_layer(&zones::layer_spec()).await?;
+        }
+        let n = derived.zones.len();
+        let outcome = self.store.replace_features(&code, derived.zones).await?;
+        self.publish_layer(outcome.layer, outcome.features).await?;
+        info!(
+            zones = n,
+            skipped = derived.skipped.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "protection zones derived from the utility layers"
+        );
+        Ok(())
     }
 }
 
