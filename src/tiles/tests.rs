@@ -898,3 +898,510 @@ fn tiles_over(bbox: Rect<f64>, z: u8) -> Vec<TileCoord> {
         .flat_map(|x| (y0..=y1).map(move |y| TileCoord::new(z, x, y).unwrap()))
         .collect()
 }
+
+// ---------------------------------------------------------------------------
+// The hand-written encoder against geozero's MVT support (prost types).
+
+/// One MVT feature as the pipeline hands it to the encoder: its source (id,
+/// cadastral number, properties) and its geometry, already clipped, simplified
+/// and rounded to tile pixels.
+struct EncoderInput {
+    source: std::sync::Arc<Feature>,
+    kind: encode::GeomType,
+    /// The points, line parts or rings (rings without their closing point).
+    parts: Vec<Vec<[i32; 2]>>,
+    /// The same geometry as geo-types in tile pixels, rings closed: what
+    /// geozero's `ToMvt` reads.
+    pixels: Geometry<f64>,
+}
+
+/// The encoder's input for one feature of a rendered tile, read back with
+/// `mvt-reader`; properties from the index.
+fn encoder_input(index: &LayerIndex, f: mvt_reader::feature::Feature<f64>) -> EncoderInput {
+    use encode::GeomType;
+    // Decoded tile pixels are integers: the casts are exact.
+    let px = |c: &Coord<f64>| [c.x as i32, c.y as i32];
+    let line = |l: &geo_types::LineString<f64>| l.0.iter().map(px).collect::<Vec<_>>();
+    let rings = |p: &geo_types::Polygon<f64>| {
+        std::iter::once(p.exterior())
+            .chain(p.interiors())
+            .map(|r| {
+                let mut ring = line(r);
+                assert_eq!(ring.pop().as_ref(), ring.first(), "a closed ring");
+                ring
+            })
+            .collect::<Vec<_>>()
+    };
+    let (kind, parts) = match &f.geometry {
+        Geometry::Point(p) => (GeomType::Point, vec![vec![px(&p.0)]]),
+        Geometry::MultiPoint(mp) => (
+            GeomType::Point,
+            vec![mp.0.iter().map(|p| px(&p.0)).collect()],
+        ),
+        Geometry::LineString(l) => (GeomType::LineString, vec![line(l)]),
+        Geometry::MultiLineString(ml) => (GeomType::LineString, ml.0.iter().map(line).collect()),
+        Geometry::Polygon(p) => (GeomType::Polygon, rings(p)),
+        Geometry::MultiPolygon(mp) => (GeomType::Polygon, mp.0.iter().flat_map(rings).collect()),
+        other => panic!("mvt-reader gave {other:?}"),
+    };
+    let id = f.id.expect("every feature has an id");
+    EncoderInput {
+        source: index.feature(id as i64).expect("a feature of the index"),
+        kind,
+        parts,
+        pixels: f.geometry,
+    }
+}
+
+const BENCH_LAYER: &str = "parcels";
+
+/// Ours, as `render` drives it: the writers are kept from tile to tile.
+fn encode_ours(
+    input: &[EncoderInput],
+    layer: &mut encode::LayerWriter,
+    g: &mut encode::GeometryWriter,
+) -> Vec<u8> {
+    use encode::GeomType;
+    layer.clear();
+    for f in input {
+        g.clear();
+        match f.kind {
+            GeomType::Point => g.points(&f.parts[0]),
+            GeomType::LineString => f.parts.iter().for_each(|p| g.line(p)),
+            GeomType::Polygon => f.parts.iter().for_each(|p| g.ring(p)),
+        }
+        let s = &f.source;
+        layer.begin_tags();
+        if let Some(c) = &s.cadastral {
+            layer.tag_str("cadastral", c.as_str());
+        }
+        for (k, v) in &s.properties {
+            if s.cadastral.is_none() || k != "cadastral" {
+                layer.tag_json(k, v);
+            }
+        }
+        layer.feature(u64::try_from(s.id).ok(), f.kind, &g.bytes);
+    }
+    let mut bytes = Vec::with_capacity(layer.encoded_len(BENCH_LAYER, 4096));
+    layer.finish(BENCH_LAYER, 4096, &mut bytes);
+    bytes
+}
+
+/// A property as geozero's MVT value, as `LayerWriter::tag_json` maps it.
+fn tile_value(v: &serde_json::Value) -> Option<geozero::mvt::TileValue> {
+    use geozero::mvt::TileValue;
+    use serde_json::Value;
+    Some(match v {
+        Value::Null => return None,
+        Value::Bool(b) => TileValue::Bool(*b),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => TileValue::Uint(u),
+            (None, Some(i)) => TileValue::Sint(i),
+            (None, None) => TileValue::Double(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => TileValue::Str(s.clone()),
+        other => TileValue::Str(other.to_string()),
+    })
+}
+
+/// A feature's tags through `insert` (key, value → their positions).
+fn geozero_tags(
+    f: &Feature,
+    tags: &mut Vec<u32>,
+    mut insert: impl FnMut(&str, geozero::mvt::TileValue) -> (u32, u32),
+) {
+    use geozero::mvt::TileValue;
+    if let Some(c) = &f.cadastral {
+        let (k, v) = insert("cadastral", TileValue::Str(c.as_str().to_owned()));
+        tags.extend([k, v]);
+    }
+    for (k, v) in &f.properties {
+        if f.cadastral.is_some() && k == "cadastral" {
+            continue;
+        }
+        if let Some(v) = tile_value(v) {
+            let (k, v) = insert(k, v);
+            tags.extend([k, v]);
+        }
+    }
+}
+
+/// Key and value tables de-duplicated with std `HashMap`s, as a user would.
+#[derive(Default)]
+struct HashTables {
+    keys: std::collections::HashMap<String, u32>,
+    key_list: Vec<String>,
+    values: std::collections::HashMap<geozero::mvt::TileValue, u32>,
+    value_list: Vec<geozero::mvt::tile::Value>,
+}
+
+impl HashTables {
+    fn insert(&mut self, k: &str, v: geozero::mvt::TileValue) -> (u32, u32) {
+        let k = match self.keys.get(k) {
+            Some(&i) => i,
+            None => {
+                let i = self.key_list.len() as u32;
+                self.keys.insert(k.to_owned(), i);
+                self.key_list.push(k.to_owned());
+                i
+            }
+        };
+        let v = match self.values.get(&v) {
+            Some(&i) => i,
+            None => {
+                let i = self.value_list.len() as u32;
+                self.value_list.push(v.clone().into());
+                self.values.insert(v, i);
+                i
+            }
+        };
+        (k, v)
+    }
+}
+
+fn geozero_layer(
+    features: Vec<geozero::mvt::tile::Feature>,
+    keys: Vec<String>,
+    values: Vec<geozero::mvt::tile::Value>,
+) -> geozero::mvt::Tile {
+    geozero::mvt::Tile {
+        layers: vec![geozero::mvt::tile::Layer {
+            version: 2,
+            name: BENCH_LAYER.to_owned(),
+            features,
+            keys,
+            values,
+            extent: Some(4096),
+        }],
+    }
+}
+
+/// geozero's helpers: `ToMvt::to_mvt_unscaled` on the tile-pixel geometry,
+/// and tags through its `TagsBuilder` (with `builder`) or std `HashMap`s.
+fn geozero_tile(input: &[EncoderInput], builder: bool) -> geozero::mvt::Tile {
+    use geozero::mvt::TagsBuilder;
+    use geozero::ToMvt;
+    let (mut builder, mut tables) = (builder.then(TagsBuilder::new), HashTables::default());
+    let mut features = Vec::with_capacity(input.len());
+    for f in input {
+        let mut feature = f.pixels.to_mvt_unscaled().expect("geozero encodes it");
+        feature.id = u64::try_from(f.source.id).ok();
+        match &mut builder {
+            Some(b) => geozero_tags(&f.source, &mut feature.tags, |k, v| b.insert_ref(k, v)),
+            None => geozero_tags(&f.source, &mut feature.tags, |k, v| tables.insert(k, v)),
+        }
+        features.push(feature);
+    }
+    match builder {
+        Some(b) => {
+            let (keys, values) = b.into_tags();
+            geozero_layer(features, keys, values.into_iter().map(Into::into).collect())
+        }
+        None => geozero_layer(features, tables.key_list, tables.value_list),
+    }
+}
+
+/// A feature's command integers, written here from the integer parts in
+/// the simplest way (geozero's `Command` helpers are private).
+fn command_integers(f: &EncoderInput) -> Vec<u32> {
+    use encode::GeomType;
+    let zigzag = |v: i32| ((v << 1) ^ (v >> 31)) as u32;
+    let points: usize = f.parts.iter().map(Vec::len).sum();
+    let mut geometry = Vec::with_capacity(2 * points + 3 * f.parts.len());
+    let mut cursor = [0, 0];
+    let mut to = |geometry: &mut Vec<u32>, p: [i32; 2]| {
+        geometry.extend([zigzag(p[0] - cursor[0]), zigzag(p[1] - cursor[1])]);
+        cursor = p;
+    };
+    for part in &f.parts {
+        match f.kind {
+            GeomType::Point => geometry.push(1 | (part.len() as u32) << 3),
+            _ => {
+                geometry.push(1 | 1 << 3);
+                to(&mut geometry, part[0]);
+                geometry.push(2 | ((part.len() - 1) as u32) << 3);
+            }
+        }
+        let first = usize::from(f.kind != GeomType::Point);
+        for &p in &part[first..] {
+            to(&mut geometry, p);
+        }
+        if f.kind == GeomType::Polygon {
+            geometry.push(7 | 1 << 3);
+        }
+    }
+    geometry
+}
+
+/// prost types, command integers from [`command_integers`], tags through
+/// std `HashMap`s.
+fn prost_tile(input: &[EncoderInput]) -> geozero::mvt::Tile {
+    let mut tables = HashTables::default();
+    let mut features = Vec::with_capacity(input.len());
+    for f in input {
+        let mut feature = geozero::mvt::tile::Feature {
+            id: u64::try_from(f.source.id).ok(),
+            tags: Vec::new(),
+            r#type: Some(f.kind as i32),
+            geometry: command_integers(f),
+        };
+        geozero_tags(&f.source, &mut feature.tags, |k, v| tables.insert(k, v));
+        features.push(feature);
+    }
+    geozero_layer(features, tables.key_list, tables.value_list)
+}
+
+/// A property value borrowed from its feature where it can be: a key of the
+/// value table that costs no allocation when the value is there already.
+#[derive(PartialEq, Eq, Hash)]
+enum ValueKey<'a> {
+    Str(std::borrow::Cow<'a, str>),
+    Uint(u64),
+    Sint(i64),
+    /// The bits of a double.
+    Double(u64),
+    Bool(bool),
+}
+
+impl<'a> ValueKey<'a> {
+    /// As `LayerWriter::tag_json` maps a property; `None` for null.
+    fn of(v: &'a serde_json::Value) -> Option<Self> {
+        use serde_json::Value;
+        Some(match v {
+            Value::Null => return None,
+            Value::Bool(b) => Self::Bool(*b),
+            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => Self::Uint(u),
+                (None, Some(i)) => Self::Sint(i),
+                (None, None) => Self::Double(n.as_f64().unwrap_or(f64::NAN).to_bits()),
+            },
+            Value::String(s) => Self::Str(s.as_str().into()),
+            other => Self::Str(other.to_string().into()),
+        })
+    }
+
+    fn to_value(&self) -> geozero::mvt::tile::Value {
+        use geozero::mvt::TileValue;
+        match self {
+            Self::Str(s) => TileValue::Str(s.to_string()),
+            Self::Uint(u) => TileValue::Uint(*u),
+            Self::Sint(i) => TileValue::Sint(*i),
+            Self::Double(bits) => TileValue::Double(f64::from_bits(*bits)),
+            Self::Bool(b) => TileValue::Bool(*b),
+        }
+        .into()
+    }
+}
+
+/// The best a careful user does with the prost types: command integers from
+/// [`command_integers`], and key and value tables keyed by borrowed data
+/// (hashbrown's default hasher), so that only new entries allocate.
+fn prost_tile_borrowed(input: &[EncoderInput]) -> geozero::mvt::Tile {
+    use geozero::mvt::tile;
+    let mut keys: hashbrown::HashMap<&str, u32> = hashbrown::HashMap::new();
+    let mut values: hashbrown::HashMap<ValueKey<'_>, u32> = hashbrown::HashMap::new();
+    let (mut key_list, mut value_list) = (Vec::new(), Vec::new());
+    let mut features = Vec::with_capacity(input.len());
+    for f in input {
+        let s = &f.source;
+        let cadastral = s
+            .cadastral
+            .as_ref()
+            .map(|c| ("cadastral", ValueKey::Str(c.as_str().into())));
+        let properties = s
+            .properties
+            .iter()
+            .filter(|(k, _)| s.cadastral.is_none() || *k != "cadastral")
+            .filter_map(|(k, v)| Some((k.as_str(), ValueKey::of(v)?)));
+        let mut tags = Vec::with_capacity(2 * (s.properties.len() + 1));
+        for (k, v) in cadastral.into_iter().chain(properties) {
+            let next = key_list.len() as u32;
+            let k = *keys.entry(k).or_insert_with(|| {
+                key_list.push(k.to_owned());
+                next
+            });
+            let next = value_list.len() as u32;
+            let v = *values.entry(v).or_insert_with_key(|v| {
+                value_list.push(v.to_value());
+                next
+            });
+            tags.extend([k, v]);
+        }
+        features.push(tile::Feature {
+            id: u64::try_from(s.id).ok(),
+            tags,
+            r#type: Some(f.kind as i32),
+            geometry: command_integers(f),
+        });
+    }
+    geozero_layer(features, key_list, value_list)
+}
+
+/// Our encoder against geozero's on the parcels of a 300 000-parcel city, z14
+/// to z16, encoding only (release build):
+/// `cargo test --release --lib tiles::tests::encoder_against_geozero -- --ignored --nocapture`.
+///
+/// Each tile is rendered once; its features (ids, properties, geometry in
+/// integer tile pixels) are read back and are the encoders' common input.
+/// Timed, best of three, one thread: making the tile's bytes from that input,
+/// ours (`LayerWriter`), geozero's helpers, and the prost types filled by hand
+/// (two ways), all checked to decode to the same features; for scale, prost's
+/// `encode_to_vec` alone on trees built beforehand, and `render` itself.
+/// The input is read from memory, where the pipeline's is in hot scratch
+/// buffers, so every encoder's time here is somewhat above its share of a tile.
+#[test]
+#[ignore = "a timing run"]
+fn encoder_against_geozero() {
+    use geozero::mvt::Message;
+    use std::hint::black_box;
+    use std::time::Instant;
+    let parcels: usize = std::env::var("IMGIS_BENCH_PARCELS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300_000);
+    let layers = demo_layers(parcels);
+    let (_, index) = layers.iter().find(|(n, _)| n == BENCH_LAYER).unwrap();
+    let set = [(BENCH_LAYER, index)];
+    let opts = TileOptions::default();
+    const NAMES: [&str; 7] = [
+        "ours",
+        "geozero ToMvt + HashMap",
+        "geozero ToMvt + TagsBuilder",
+        "prost, commands here + HashMap",
+        "prost, commands + borrowed keys",
+        "prost encode_to_vec only",
+        "render, whole tile (for scale)",
+    ];
+    println!(
+        "{parcels} parcels, layer '{BENCH_LAYER}' alone; µs a tile, encoding only, best of 3, 1 thread"
+    );
+    let mut totals = [0.0f64; NAMES.len()];
+    let mut total_tiles = 0;
+    for z in 14..=16u8 {
+        // The input, made once: every tile over the parcels that has one.
+        let (mut coords, mut rendered, mut inputs) = (vec![], vec![], vec![]);
+        for tile in tiles_over(index.extent().unwrap(), z) {
+            let bytes = render(&set, tile, &opts).unwrap();
+            if bytes.is_empty() {
+                continue;
+            }
+            inputs.push(
+                decode(&bytes, 0)
+                    .into_iter()
+                    .map(|f| encoder_input(index, f))
+                    .collect::<Vec<_>>(),
+            );
+            rendered.push(bytes);
+            coords.push(tile);
+        }
+        // Same input, same content: ours makes render's very bytes, and every
+        // geozero tile decodes to the same features.
+        let (mut layer, mut g) = Default::default();
+        let mut sizes = [0usize; 2];
+        for (input, bytes) in inputs.iter().zip(&rendered) {
+            let ours = encode_ours(input, &mut layer, &mut g);
+            assert_eq!(&ours, bytes, "ours from the input is render's tile");
+            let expected = decode(&ours, 0);
+            for theirs in [
+                geozero_tile(input, false),
+                geozero_tile(input, true),
+                prost_tile(input),
+                prost_tile_borrowed(input),
+            ] {
+                let theirs = theirs.encode_to_vec();
+                let decoded = decode(&theirs, 0);
+                assert_eq!(decoded.len(), expected.len());
+                for (a, b) in decoded.iter().zip(&expected) {
+                    assert_eq!(a.id, b.id);
+                    assert_eq!(a.properties, b.properties, "{:?}", a.id);
+                    assert_eq!(a.geometry, b.geometry, "{:?}", a.id);
+                }
+                sizes[1] = sizes[1].max(theirs.len().abs_diff(ours.len()));
+            }
+            sizes[0] += ours.len();
+        }
+        let prebuilt: Vec<_> = inputs.iter().map(|i| geozero_tile(i, true)).collect();
+        // Rounds interleaved, so that drift hits every variant alike.
+        let mut best = [f64::INFINITY; NAMES.len()];
+        for _ in 0..3 {
+            let mut runs: [&mut dyn FnMut() -> usize; NAMES.len()] = [
+                &mut || {
+                    inputs
+                        .iter()
+                        .map(|i| black_box(encode_ours(i, &mut layer, &mut g)).len())
+                        .sum()
+                },
+                &mut || {
+                    inputs
+                        .iter()
+                        .map(|i| black_box(geozero_tile(i, false).encode_to_vec()).len())
+                        .sum()
+                },
+                &mut || {
+                    inputs
+                        .iter()
+                        .map(|i| black_box(geozero_tile(i, true).encode_to_vec()).len())
+                        .sum()
+                },
+                &mut || {
+                    inputs
+                        .iter()
+                        .map(|i| black_box(prost_tile(i).encode_to_vec()).len())
+                        .sum()
+                },
+                &mut || {
+                    inputs
+                        .iter()
+                        .map(|i| black_box(prost_tile_borrowed(i).encode_to_vec()).len())
+                        .sum()
+                },
+                &mut || {
+                    prebuilt
+                        .iter()
+                        .map(|t| black_box(t.encode_to_vec()).len())
+                        .sum()
+                },
+                // For scale: the whole tile, query to bytes.
+                &mut || {
+                    coords
+                        .iter()
+                        .map(|&t| black_box(render(&set, t, &opts).unwrap()).len())
+                        .sum()
+                },
+            ];
+            for (b, run) in best.iter_mut().zip(runs.iter_mut()) {
+                let t = Instant::now();
+                black_box(run());
+                *b = b.min(t.elapsed().as_secs_f64());
+            }
+        }
+        let n = inputs.len() as f64;
+        let features: usize = inputs.iter().map(Vec::len).sum();
+        println!(
+            "z{z}: {} tiles, {:.0} features and {:.1} KiB a tile (geozero's within {} bytes)",
+            inputs.len(),
+            features as f64 / n,
+            sizes[0] as f64 / n / 1024.0,
+            sizes[1],
+        );
+        for (i, name) in NAMES.iter().enumerate() {
+            println!(
+                "  {name:<32} {:>8.1} µs  ×{:.2} ours",
+                best[i] / n * 1e6,
+                best[i] / best[0]
+            );
+        }
+        for (t, b) in totals.iter_mut().zip(best) {
+            *t += b;
+        }
+        total_tiles += inputs.len();
+    }
+    println!("z14-z16 together, {total_tiles} tiles:");
+    for (i, name) in NAMES.iter().enumerate() {
+        println!(
+            "  {name:<32} {:>8.1} µs  ×{:.2} ours",
+            totals[i] / total_tiles as f64 * 1e6,
+            totals[i] / totals[0]
+        );
+    }
+}
