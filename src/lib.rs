@@ -10,6 +10,8 @@
 //! - [`tiles`]: Mapbox Vector Tiles made from the index (clip, simplify, encode), the tile
 //!   cache, and PMTiles archives.
 //! - [`zones`]: protection zones derived from utility layers by the catalog's buffer rules.
+//! - [`constraints`]: what restricts a plot (overlapping zones, in m² of the city's
+//!   metric CRS), what is at a point, and the nearest utility lines; pure over the index.
 //! - [`demo`]: the deterministic generator of a Kazan-like demo city.
 //! - [`config`]: command-line flags, `IMGIS_*` environment and the config file, merged in one place.
 //! - [`app`]: opening the store, building the index, and running the HTTP server.
@@ -22,6 +24,7 @@ pub mod api;
 pub mod app;
 pub mod catalog;
 pub mod config;
+pub mod constraints;
 pub mod crs;
 pub mod demo;
 pub mod index;

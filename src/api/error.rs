@@ -8,6 +8,7 @@ use axum::Json;
 use serde_json::json;
 
 use crate::app::AppError;
+use crate::constraints::ConstraintsError;
 use crate::model::CadastralError;
 use crate::store::StoreError;
 
@@ -29,6 +30,18 @@ pub enum ApiError {
     UnknownArchive(String),
     #[error("{0}")]
     Unavailable(String),
+    /// A request body that is not the JSON asked for.
+    #[error("{0}")]
+    InvalidJson(String),
+    /// A geometry that is not one, or not a valid one.
+    #[error("{0}")]
+    InvalidGeometry(String),
+    /// A plot larger than the configured limit, or a body too big to read.
+    #[error("{0}")]
+    GeometryTooLarge(String),
+    /// A query parameter missing, malformed, or naming the wrong kind of layer.
+    #[error("{0}")]
+    BadQuery(String),
     #[error(transparent)]
     Internal(anyhow_free::Internal),
 }
@@ -55,6 +68,10 @@ impl ApiError {
             ApiError::UnknownTileMatrixSet(_) => (StatusCode::NOT_FOUND, "unknown_tile_matrix_set"),
             ApiError::UnknownArchive(_) => (StatusCode::NOT_FOUND, "unknown_archive"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            ApiError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
+            ApiError::InvalidGeometry(_) => (StatusCode::BAD_REQUEST, "invalid_geometry"),
+            ApiError::GeometryTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "geometry_too_large"),
+            ApiError::BadQuery(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -79,6 +96,24 @@ impl From<AppError> for ApiError {
         match e {
             AppError::Store(e) => e.into(),
             e => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<ConstraintsError> for ApiError {
+    fn from(e: ConstraintsError) -> Self {
+        let message = e.to_string();
+        match e {
+            ConstraintsError::NotAPolygon(_)
+            | ConstraintsError::InvalidGeometry(_)
+            | ConstraintsError::OutsideMetricCrs(_) => ApiError::InvalidGeometry(message),
+            ConstraintsError::PlotTooLarge { .. } | ConstraintsError::TooManyVertices { .. } => {
+                ApiError::GeometryTooLarge(message)
+            }
+            ConstraintsError::UnknownLayer(_) => ApiError::UnknownLayer(message),
+            ConstraintsError::NotZoneLayer { .. } | ConstraintsError::NotNetworkLayer { .. } => {
+                ApiError::BadQuery(message)
+            }
         }
     }
 }

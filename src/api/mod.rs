@@ -3,6 +3,7 @@
 //! Status codes are chosen only in [`error`].
 
 mod archives;
+mod constraints;
 mod departments;
 pub mod error;
 mod health;
@@ -29,6 +30,7 @@ pub fn router(app: AppState) -> Router {
         .merge(health::router())
         .merge(layers::router())
         .merge(parcels::router())
+        .merge(constraints::router())
         .merge(departments::router())
         .merge(tiles::router())
         .merge(ogc_tiles::router())

@@ -26,6 +26,12 @@ pub const DEFAULT_DEMO_PARCELS: usize = 5_000;
 pub const DEFAULT_TILE_CACHE_MB: usize = 256;
 /// Where tile archives are written by `imgis tiles export` and served from.
 pub const DEFAULT_TILES_DIR: &str = "tiles";
+/// Overlaps of a plot and a zone below this (m²) are reported as slivers, not
+/// constraints: digitising noise along shared boundaries, not a restriction.
+pub const DEFAULT_SLIVER_TOLERANCE_M2: f64 = 0.5;
+/// The largest area (m²) an applicant may ask constraints for: 1 km², far more
+/// than a plot, small enough that one request cannot clip half the city.
+pub const DEFAULT_MAX_PLOT_AREA_M2: f64 = 1_000_000.0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -158,6 +164,10 @@ pub struct FileConfig {
     pub demo_parcels: Option<usize>,
     /// The city's metric CRS for areas and buffers (default EPSG:32639).
     pub metric_srs: Option<String>,
+    /// Overlaps below this many m² are slivers, not constraints (default 0.5).
+    pub sliver_tolerance_m2: Option<f64>,
+    /// Largest applicant-drawn plot accepted for constraints, m² (default 1 000 000).
+    pub max_plot_area_m2: Option<f64>,
     pub tile_cache_mb: Option<usize>,
     pub tiles_dir: Option<PathBuf>,
     /// Zoom range per layer code, overriding the default of the layer's kind:
@@ -227,6 +237,10 @@ pub struct Config {
     pub demo_parcels: usize,
     /// The city's metric CRS (areas, buffers, distances in metres).
     pub metric_srs: String,
+    /// Overlaps of a plot and a zone below this many m² are slivers, not constraints.
+    pub sliver_tolerance_m2: f64,
+    /// Largest applicant-drawn plot accepted for constraints, m² in the metric CRS.
+    pub max_plot_area_m2: f64,
     /// Tile cache budget in MB; 0 = no cache.
     pub tile_cache_mb: usize,
     /// Folder of tile archives served under /archives/.
@@ -243,6 +257,8 @@ impl Config {
             store,
             demo_parcels: 0,
             metric_srs: crate::crs::KAZAN_METRIC_SRS.to_owned(),
+            sliver_tolerance_m2: DEFAULT_SLIVER_TOLERANCE_M2,
+            max_plot_area_m2: DEFAULT_MAX_PLOT_AREA_M2,
             tile_cache_mb: DEFAULT_TILE_CACHE_MB,
             tiles_dir: PathBuf::from(DEFAULT_TILES_DIR),
             layer_zoom: BTreeMap::new(),
@@ -269,6 +285,24 @@ impl Config {
                 });
             }
         }
+        let sliver_tolerance_m2 = file
+            .sliver_tolerance_m2
+            .unwrap_or(DEFAULT_SLIVER_TOLERANCE_M2);
+        if !(sliver_tolerance_m2.is_finite() && sliver_tolerance_m2 >= 0.0) {
+            return Err(ConfigError::Invalid {
+                what: "sliver_tolerance_m2",
+                value: sliver_tolerance_m2.to_string(),
+                reason: "must be a number of m², zero or more".into(),
+            });
+        }
+        let max_plot_area_m2 = file.max_plot_area_m2.unwrap_or(DEFAULT_MAX_PLOT_AREA_M2);
+        if !(max_plot_area_m2.is_finite() && max_plot_area_m2 > 0.0) {
+            return Err(ConfigError::Invalid {
+                what: "max_plot_area_m2",
+                value: max_plot_area_m2.to_string(),
+                reason: "must be a number of m² above zero".into(),
+            });
+        }
         let listen = match listen.or(file.listen) {
             Some(a) => a,
             None => DEFAULT_LISTEN
@@ -289,6 +323,8 @@ impl Config {
                 .metric_srs
                 .clone()
                 .unwrap_or_else(|| crate::crs::KAZAN_METRIC_SRS.to_owned()),
+            sliver_tolerance_m2,
+            max_plot_area_m2,
             tile_cache_mb: tile_cache_mb
                 .or(file.tile_cache_mb)
                 .unwrap_or(DEFAULT_TILE_CACHE_MB),
@@ -348,6 +384,30 @@ mod tests {
             !format!("{c:?}").contains("pw"),
             "the password never reaches Debug output"
         );
+    }
+
+    #[test]
+    fn constraint_limits_come_from_the_file_and_are_checked() {
+        let args = || ServeArgs {
+            store: StoreArgs::default(),
+            listen: None,
+            demo_parcels: None,
+            tile_cache_mb: None,
+            tiles_dir: None,
+        };
+        let c = Config::resolve_serve(args(), &FileConfig::default()).unwrap();
+        assert_eq!(
+            (c.sliver_tolerance_m2, c.max_plot_area_m2),
+            (DEFAULT_SLIVER_TOLERANCE_M2, DEFAULT_MAX_PLOT_AREA_M2)
+        );
+        let file: FileConfig =
+            toml::from_str("sliver_tolerance_m2 = 2.0\nmax_plot_area_m2 = 50000").unwrap();
+        let c = Config::resolve_serve(args(), &file).unwrap();
+        assert_eq!((c.sliver_tolerance_m2, c.max_plot_area_m2), (2.0, 50_000.0));
+        for bad in ["sliver_tolerance_m2 = -1.0", "max_plot_area_m2 = 0"] {
+            let file: FileConfig = toml::from_str(bad).unwrap();
+            assert!(Config::resolve_serve(args(), &file).is_err(), "{bad}");
+        }
     }
 
     #[test]

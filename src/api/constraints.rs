@@ -1,0 +1,319 @@
+//! What restricts a plot, what is at a point, and the nearest utility lines:
+//! `GET /parcels/{cadastral}/constraints`, `POST /constraints`,
+//! `GET /identify?lon=&lat=`, `GET /nearest?cadastral=|lon=&lat=[&network=]`.
+//! Every answer comes from one index snapshot; coordinates in and out are
+//! EPSG:4326 lon/lat degrees, metres and m² are in the config's `metric_srs`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use geo_types::Coord;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{ApiError, AppState};
+use crate::constraints::{
+    self, ConstraintsReport, Metric, NearestFrom, Plot, PlotLimits, Prepared, MAX_PLOT_VERTICES,
+};
+use crate::index::{LayerIndex, Snapshot};
+use crate::model::{Cadastral, Feature, LayerCode};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/parcels/{cadastral}/constraints", get(parcel_constraints))
+        .route("/constraints", post(drawn_constraints))
+        .route("/identify", get(identify))
+        .route("/nearest", get(nearest))
+        // Zone and network layers prepared for queries, shared by these routes.
+        .layer(Extension(Arc::new(Prepared::default())))
+}
+
+/// Drawn plots with more vertices than this are checked on the blocking pool.
+const INLINE_PLOT_VERTICES: usize = 256;
+
+/// `?layers=a,b`: the zone layers to read (all when absent).
+#[derive(Debug, Deserialize)]
+struct LayersParam {
+    layers: Option<String>,
+}
+
+/// The body of `POST /constraints`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DrawnPlot {
+    /// A GeoJSON Polygon or MultiPolygon, EPSG:4326 lon/lat.
+    geometry: Value,
+    /// Zone layer codes to read; all zone layers when absent.
+    layers: Option<Vec<String>>,
+}
+
+/// `?lon=&lat=`: a position, EPSG:4326 degrees (parsed here for clear errors).
+#[derive(Debug, Deserialize)]
+struct PointParams {
+    lon: Option<String>,
+    lat: Option<String>,
+}
+
+/// `?cadastral=` or `?lon=&lat=`, and optionally `network=<utility layer code>`.
+#[derive(Debug, Deserialize)]
+struct NearestParams {
+    /// Measure from this stored parcel (distance 0 when a line crosses it).
+    cadastral: Option<String>,
+    /// Or from this position, EPSG:4326 degrees.
+    lon: Option<String>,
+    lat: Option<String>,
+    /// Only this network layer; every public one when absent.
+    network: Option<String>,
+}
+
+/// Constraints of a stored parcel.
+async fn parcel_constraints(
+    State(app): State<AppState>,
+    Extension(prepared): Extension<Arc<Prepared>>,
+    Path(cadastral): Path<String>,
+    query: Result<Query<LayersParam>, QueryRejection>,
+) -> Result<Json<ConstraintsReport>, ApiError> {
+    let cadastral: Cadastral = cadastral.parse()?;
+    let Query(query) = query.map_err(|e| ApiError::BadQuery(e.body_text()))?;
+    let only = match query.layers {
+        Some(list) => Some(layer_codes(list.split(',').map(str::trim))?),
+        None => None,
+    };
+    let snapshot = app.index().snapshot();
+    let (parcel_layer, feature) = parcel(&snapshot, &cadastral)?;
+    let layers = constraints::zone_layers(&snapshot, only.as_deref())?;
+    let ready = prepared.zones_ready(&layers);
+    let report = off_workers_unless(ready, move || {
+        let metric = metric(&app)?;
+        let plot = Plot::parcel(
+            parcel_layer.code(),
+            parcel_layer.layer().version,
+            &feature,
+            &metric,
+        )?;
+        Ok(constraints::constraints(
+            &prepared,
+            &layers,
+            &plot,
+            &metric,
+            app.config().sliver_tolerance_m2,
+        )?)
+    })
+    .await?;
+    Ok(Json(report))
+}
+
+/// Constraints of an applicant-drawn area.
+async fn drawn_constraints(
+    State(app): State<AppState>,
+    Extension(prepared): Extension<Arc<Prepared>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ConstraintsReport>, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::GeometryTooLarge(e.body_text())
+        } else {
+            ApiError::InvalidJson(e.body_text())
+        }
+    })?;
+    let drawn: DrawnPlot = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::InvalidJson(format!(
+            "the body must be JSON {{\"geometry\": <GeoJSON Polygon or MultiPolygon>, \
+             \"layers\": [zone layer codes, optional]}}: {e}"
+        ))
+    })?;
+    let geometry = geojson::Geometry::from_json_value(drawn.geometry).map_err(|e| {
+        ApiError::InvalidGeometry(format!(
+            "'geometry' must be a GeoJSON Polygon or MultiPolygon: {e}"
+        ))
+    })?;
+    let only = match drawn.layers {
+        Some(list) if list.is_empty() => {
+            return Err(ApiError::BadQuery(
+                "'layers', when given, must name at least one zone layer".into(),
+            ))
+        }
+        Some(list) => Some(layer_codes(list.iter().map(String::as_str))?),
+        None => None,
+    };
+    let snapshot = app.index().snapshot();
+    let layers = constraints::zone_layers(&snapshot, only.as_deref())?;
+    // Validity is checked over pairs of edges: a plot of many vertices is
+    // checked off the async workers, as preparing layers is.
+    let ready = prepared.zones_ready(&layers) && vertex_count(&geometry) <= INLINE_PLOT_VERTICES;
+    let report = off_workers_unless(ready, move || {
+        let metric = metric(&app)?;
+        let limits = PlotLimits {
+            max_area_m2: app.config().max_plot_area_m2,
+            max_vertices: MAX_PLOT_VERTICES,
+        };
+        let plot = Plot::drawn(&geometry, limits, &metric)?;
+        Ok(constraints::constraints(
+            &prepared,
+            &layers,
+            &plot,
+            &metric,
+            app.config().sliver_tolerance_m2,
+        )?)
+    })
+    .await?;
+    Ok(Json(report))
+}
+
+/// What is at a point, per public layer.
+async fn identify(
+    State(app): State<AppState>,
+    query: Result<Query<PointParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadQuery(e.body_text()))?;
+    let at = point(query.lon.as_deref(), query.lat.as_deref())?;
+    let layers = constraints::identify(&app.index().snapshot(), at)?;
+    Ok(Json(json!({ "lon": at.x, "lat": at.y, "layers": layers })))
+}
+
+/// The nearest line of each utility network (or of one), in metres.
+async fn nearest(
+    State(app): State<AppState>,
+    Extension(prepared): Extension<Arc<Prepared>>,
+    query: Result<Query<NearestParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadQuery(e.body_text()))?;
+    let snapshot = app.index().snapshot();
+    let network = query
+        .network
+        .as_deref()
+        .map(|code| layer_codes([code]).map(|mut c| c.remove(0)))
+        .transpose()?;
+    let layers = constraints::network_layers(&snapshot, network.as_ref())?;
+    let from = match (&query.cadastral, &query.lon, &query.lat) {
+        (Some(c), None, None) => {
+            let cadastral: Cadastral = c.parse()?;
+            let (layer, feature) = parcel(&snapshot, &cadastral)?;
+            Origin::Parcel(layer, feature)
+        }
+        (None, lon, lat) => Origin::Point(point(lon.as_deref(), lat.as_deref())?),
+        (Some(_), _, _) => {
+            return Err(ApiError::BadQuery(
+                "give either cadastral, or lon and lat, not both".into(),
+            ))
+        }
+    };
+    let ready = prepared.networks_ready(&layers);
+    off_workers_unless(ready, move || {
+        let metric = metric(&app)?;
+        let (origin, lines) = match &from {
+            Origin::Point(at) => (
+                json!({ "lon": at.x, "lat": at.y }),
+                constraints::nearest(&prepared, &layers, &NearestFrom::Point(*at), &metric)?,
+            ),
+            Origin::Parcel(layer, feature) => {
+                let plot = Plot::parcel(layer.code(), layer.layer().version, feature, &metric)?;
+                let lines =
+                    constraints::nearest(&prepared, &layers, &NearestFrom::Plot(&plot), &metric)?;
+                (json!(plot.summary()), lines)
+            }
+        };
+        Ok(Json(json!({
+            "from": origin,
+            "metric_srs": metric.srs(),
+            "networks": lines,
+        })))
+    })
+    .await
+}
+
+/// Positions in a GeoJSON polygon or multipolygon (0 for other types).
+fn vertex_count(g: &geojson::Geometry) -> usize {
+    match &g.value {
+        geojson::Value::Polygon(rings) => rings.iter().map(Vec::len).sum(),
+        geojson::Value::MultiPolygon(polygons) => polygons.iter().flatten().map(Vec::len).sum(),
+        _ => 0,
+    }
+}
+
+/// Where a nearest-line query measures from.
+enum Origin {
+    /// A position, EPSG:4326 lon/lat degrees.
+    Point(Coord<f64>),
+    /// A stored parcel and its layer.
+    Parcel(Arc<LayerIndex>, Arc<Feature>),
+}
+
+/// The parcel with this number in the snapshot, with its layer.
+fn parcel(
+    snapshot: &Snapshot,
+    cadastral: &Cadastral,
+) -> Result<(Arc<LayerIndex>, Arc<Feature>), ApiError> {
+    snapshot
+        .values()
+        .find_map(|l| l.by_cadastral(cadastral).map(|f| (l.clone(), f)))
+        .ok_or_else(|| {
+            ApiError::UnknownParcel(format!("no parcel has cadastral number {cadastral}"))
+        })
+}
+
+/// Layer codes as given; a malformed one is as unknown as a missing one.
+fn layer_codes<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Vec<LayerCode>, ApiError> {
+    names
+        .into_iter()
+        .map(|name| {
+            name.parse().map_err(|_| {
+                ApiError::UnknownLayer(format!(
+                    "layer '{}' does not exist",
+                    name.chars().take(64).collect::<String>()
+                ))
+            })
+        })
+        .collect()
+}
+
+/// `lon` and `lat` query parameters: EPSG:4326 degrees.
+fn point(lon: Option<&str>, lat: Option<&str>) -> Result<Coord<f64>, ApiError> {
+    let number = |name: &str, text: Option<&str>, limit: f64| {
+        let text = text.ok_or_else(|| {
+            ApiError::BadQuery(format!(
+                "{name} is missing: give lon and lat in degrees (EPSG:4326)"
+            ))
+        })?;
+        text.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && v.abs() <= limit)
+            .ok_or_else(|| {
+                ApiError::BadQuery(format!(
+                    "{name} must be a number of degrees from -{limit} to {limit}, not '{}'",
+                    text.chars().take(32).collect::<String>()
+                ))
+            })
+    };
+    Ok(Coord {
+        x: number("lon", lon, 180.0)?,
+        y: number("lat", lat, 90.0)?,
+    })
+}
+
+/// This thread's projection to the configured metric CRS. Failing means the
+/// server's own config names a CRS PROJ does not know.
+fn metric(app: &AppState) -> Result<Metric, ApiError> {
+    Metric::new(&app.config().metric_srs).map_err(ApiError::internal)
+}
+
+/// Runs `work` on this async worker when the layers it reads are prepared (it
+/// then takes microseconds), else on the blocking pool: preparing a big
+/// city's layers takes about a second.
+async fn off_workers_unless<T: Send + 'static>(
+    ready: bool,
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    if ready {
+        work()
+    } else {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(ApiError::internal)?
+    }
+}
