@@ -10,14 +10,14 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use geo_types::Coord;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{ApiError, AppState};
 use crate::constraints::{
-    self, ConstraintsReport, Metric, NearestFrom, Plot, PlotLimits, Prepared, MAX_PLOT_VERTICES,
+    self, ConstraintsReport, Metric, NearestFrom, Plot, PlotLimits, MAX_PLOT_VERTICES,
 };
 use crate::index::{LayerIndex, Snapshot};
 use crate::model::{Cadastral, Feature, LayerCode};
@@ -28,8 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/constraints", post(drawn_constraints))
         .route("/identify", get(identify))
         .route("/nearest", get(nearest))
-        // Zone and network layers prepared for queries, shared by these routes.
-        .layer(Extension(Arc::new(Prepared::default())))
+    // Zone and network layers prepared for queries, shared by these routes.
 }
 
 /// Drawn plots with more vertices than this are checked on the blocking pool.
@@ -73,10 +72,10 @@ struct NearestParams {
 /// Constraints of a stored parcel.
 async fn parcel_constraints(
     State(app): State<AppState>,
-    Extension(prepared): Extension<Arc<Prepared>>,
     Path(cadastral): Path<String>,
     query: Result<Query<LayersParam>, QueryRejection>,
 ) -> Result<Json<ConstraintsReport>, ApiError> {
+    let prepared = app.prepared_zones().clone();
     let cadastral: Cadastral = cadastral.parse()?;
     let Query(query) = query.map_err(|e| ApiError::BadQuery(e.body_text()))?;
     let only = match query.layers {
@@ -110,9 +109,9 @@ async fn parcel_constraints(
 /// Constraints of an applicant-drawn area.
 async fn drawn_constraints(
     State(app): State<AppState>,
-    Extension(prepared): Extension<Arc<Prepared>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ConstraintsReport>, ApiError> {
+    let prepared = app.prepared_zones().clone();
     let body = body.map_err(|e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::GeometryTooLarge(e.body_text())
@@ -178,9 +177,9 @@ async fn identify(
 /// The nearest line of each utility network (or of one), in metres.
 async fn nearest(
     State(app): State<AppState>,
-    Extension(prepared): Extension<Arc<Prepared>>,
     query: Result<Query<NearestParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let prepared = app.prepared_zones().clone();
     let Query(query) = query.map_err(|e| ApiError::BadQuery(e.body_text()))?;
     let snapshot = app.index().snapshot();
     let network = query

@@ -34,6 +34,23 @@ pub fn router() -> Router<AppState> {
         .route("/tileMatrixSets/{tms}", get(tile_matrix_set))
 }
 
+/// A tileset's own link and its tiling scheme's, as both the tilesets list and
+/// the tileset document give them.
+fn tileset_links(base: &str, layer: &str) -> [Value; 2] {
+    [
+        json!({
+            "rel": "self",
+            "href": format!("{base}/collections/{layer}/tiles/{TMS_ID}"),
+            "type": "application/json",
+        }),
+        json!({
+            "rel": REL_TILING_SCHEME,
+            "href": format!("{base}/tileMatrixSets/{TMS_ID}"),
+            "type": "application/json",
+        }),
+    ]
+}
+
 fn check_tms(tms: &str) -> Result<(), ApiError> {
     if tms == TMS_ID {
         Ok(())
@@ -65,18 +82,7 @@ async fn tilesets(
             "dataType": "vector",
             "crs": CRS_3857,
             "tileMatrixSetURI": TMS_URI,
-            "links": [
-                {
-                    "rel": "self",
-                    "href": format!("{base}/collections/{layer}/tiles/{TMS_ID}"),
-                    "type": "application/json",
-                },
-                {
-                    "rel": REL_TILING_SCHEME,
-                    "href": format!("{base}/tileMatrixSets/{TMS_ID}"),
-                    "type": "application/json",
-                },
-            ],
+            "links": tileset_links(&base, &layer),
         }],
     })))
 }
@@ -123,6 +129,7 @@ async fn tileset(
             (name, json!({ "type": t }))
         })
         .collect();
+    let [own, scheme] = tileset_links(&base, &layer);
     Ok(Json(json!({
         "title": l.layer().spec.title,
         "description": l.layer().spec.description,
@@ -141,16 +148,8 @@ async fn tileset(
             "propertiesSchema": { "type": "object", "properties": properties },
         }],
         "links": [
-            {
-                "rel": "self",
-                "href": format!("{base}/collections/{layer}/tiles/{TMS_ID}"),
-                "type": "application/json",
-            },
-            {
-                "rel": REL_TILING_SCHEME,
-                "href": format!("{base}/tileMatrixSets/{TMS_ID}"),
-                "type": "application/json",
-            },
+            own,
+            scheme,
             {
                 "rel": "item",
                 "href": format!("{base}/collections/{layer}/tiles/{TMS_ID}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"),

@@ -144,7 +144,7 @@ pub(super) async fn tile_response(
                 HeaderValue::from_static(MVT_MEDIA_TYPE),
             );
         }
-        let cache = match (app.tile_cache().stats().enabled, hit) {
+        let cache = match (app.tile_cache().is_enabled(), hit) {
             (false, _) => "off",
             (true, true) => "hit",
             (true, false) => "miss",

@@ -12,6 +12,7 @@ use tracing::{info, warn};
 
 use crate::catalog::Catalog;
 use crate::config::{Config, StoreConfig};
+use crate::constraints::Prepared;
 use crate::demo::{self, DemoError, DemoOptions};
 use crate::index::{Index, IndexError};
 use crate::model::{Feature, Layer, LayerCode, NewFeature};
@@ -61,6 +62,9 @@ pub struct App {
     archives: ArchiveSet,
     /// The city's catalog: departments, zone types, buffer rules, services, rules.
     catalog: Arc<Catalog>,
+    /// Zone and network layers prepared for constraints and nearest queries,
+    /// kept per layer state as long as the index holds it.
+    prepared_zones: Arc<Prepared>,
 }
 
 /// Opens (and for PostGIS, migrates) the configured store.
@@ -154,6 +158,7 @@ impl App {
             tile_cache,
             archives,
             catalog: Arc::new(Catalog::builtin()),
+            prepared_zones: Arc::default(),
         });
         app.rebuild_index().await?;
         app.refresh_derived_zones().await?;
@@ -174,6 +179,10 @@ impl App {
 
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    pub fn prepared_zones(&self) -> &Arc<Prepared> {
+        &self.prepared_zones
     }
 
     pub fn tile_cache(&self) -> &TileCache {

@@ -190,6 +190,10 @@ impl TileCache {
         }
     }
 
+    pub fn is_enabled(&self) -> bool {
+        self.cache.is_some()
+    }
+
     pub fn options(&self) -> &TileOptions {
         &self.options
     }
