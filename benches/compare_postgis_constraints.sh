@@ -9,7 +9,9 @@
 # - imgis: `wrk` with 16 connections for SECONDS_EACH s over a fixed (seeded)
 #   list of PLOTS random plots: `GET /parcels/{cadastral}/constraints`, then
 #   `POST /constraints` with the same plots' polygons as GeoJSON (an
-#   applicant-drawn area: JSON parsing and validity checks included).
+#   applicant-drawn area: JSON parsing and validity checks included), then
+#   `POST /route` for a building permit at the same plots (constraints plus
+#   the catalog's rules, the working-day calendar and the schedule).
 # - PostGIS: `pgbench` running `ST_Intersects` + `ST_Area(ST_Transform(
 #   ST_Intersection(plot, zone), 32639))` for the same plots, with no HTTP in
 #   between; 16 clients, then 1 client.
@@ -68,34 +70,38 @@ psql -At "$BENCH_URL" -c "SELECT '/parcels/' || cadastral || '/constraints' FROM
   > "$PG_WORK/plots.paths"
 psql -At "$BENCH_URL" -c "SELECT json_build_object('geometry', ST_AsGeoJSON(geom, 15)::json) FROM bench_plots ORDER BY i" \
   > "$PG_WORK/plots.bodies"
+psql -At "$BENCH_URL" -c "SELECT json_build_object('service', 'building_permit', 'cadastral', cadastral, 'submitted', '2027-03-01') FROM bench_plots ORDER BY i" \
+  > "$PG_WORK/plots.routes"
 # Warm up: the first question prepares the zone layers (cut into pieces).
 head -n 1 "$PG_WORK/plots.paths" | while read -r path; do curl -sf -o /dev/null "http://127.0.0.1:$port$path"; done
 
 cat > "$PG_WORK/plots.lua" <<'LUA'
 -- Each thread walks the fixed list from its own starting point. With a second
--- argument "post", each line is a JSON body for POST /constraints.
+-- argument "post", each line is a JSON body POSTed to the third argument.
 local lines = {}
 local post = false
+local target = "/constraints"
 local i = 0
 local headers = { ["Content-Type"] = "application/json" }
 function init(args)
   for line in io.lines(args[1]) do lines[#lines + 1] = line end
   post = args[2] == "post"
+  target = args[3] or target
   i = math.random(#lines)
 end
 function request()
   i = i % #lines + 1
   if post then
-    return wrk.format("POST", "/constraints", headers, lines[i])
+    return wrk.format("POST", target, headers, lines[i])
   end
   return wrk.format("GET", lines[i])
 end
 LUA
-# run_wrk LIST LABEL [post]
+# run_wrk LIST LABEL [post PATH]
 run_wrk() {
   local list=$1 label=$2
   wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --latency -s "$PG_WORK/plots.lua" \
-    "http://127.0.0.1:$port" -- "$PG_WORK/$list" ${3:+"$3"} > "$PG_WORK/wrk.txt"
+    "http://127.0.0.1:$port" -- "$PG_WORK/$list" ${3:+"$3"} ${4:+"$4"} > "$PG_WORK/wrk.txt"
   local rps p50 p99 errors
   rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$PG_WORK/wrk.txt")
   p50=$(awk '$1 == "50%" {print $2}' "$PG_WORK/wrk.txt")
@@ -104,7 +110,8 @@ run_wrk() {
   echo "imgis/$label ($PARCELS parcels, $zones zones, $PLOTS plots, $CONNECTIONS connections): $rps plots/s, p50 $p50, p99 $p99, RSS $(rss_mb) MB${errors:+ ERRORS: $errors}"
 }
 run_wrk plots.paths "GET /parcels/{c}/constraints"
-run_wrk plots.bodies "POST /constraints" post
+run_wrk plots.bodies "POST /constraints" post /constraints
+run_wrk plots.routes "POST /route (building_permit)" post /route
 stop_server
 
 # PostGIS: the same plots, the same zones, the same measure.

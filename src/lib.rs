@@ -12,6 +12,10 @@
 //! - [`zones`]: protection zones derived from utility layers by the catalog's buffer rules.
 //! - [`constraints`]: what restricts a plot (overlapping zones, in m² of the city's
 //!   metric CRS), what is at a point, and the nearest utility lines; pure over the index.
+//! - [`routing`]: which departments must act on an application for a service or life
+//!   situation at a plot, with reasons, actions and due dates on the working-day calendar.
+//! - [`applications`]: registered applications, their tasks and decisions, the status
+//!   "most severe wins", and the statistics the city reports.
 //! - [`demo`]: the deterministic generator of a Kazan-like demo city.
 //! - [`config`]: command-line flags, `IMGIS_*` environment and the config file, merged in one place.
 //! - [`app`]: opening the store, building the index, and running the HTTP server.
@@ -22,6 +26,7 @@
 
 pub mod api;
 pub mod app;
+pub mod applications;
 pub mod catalog;
 pub mod config;
 pub mod constraints;
@@ -29,6 +34,7 @@ pub mod crs;
 pub mod demo;
 pub mod index;
 pub mod model;
+pub mod routing;
 pub mod store;
 pub mod tiles;
 pub mod zones;

@@ -10,8 +10,8 @@ use tracing_subscriber::EnvFilter;
 
 use imgis::app::{self, App};
 use imgis::config::{
-    Cli, Command, Config, ExportArgs, FileConfig, StoreConfig, TilesArgs, TilesCommand,
-    DEFAULT_DEMO_PARCELS,
+    CatalogArgs, CatalogCommand, Cli, Command, Config, ExportArgs, FileConfig, StoreConfig,
+    TilesArgs, TilesCommand, DEFAULT_DEMO_PARCELS,
 };
 use imgis::demo::DemoOptions;
 use imgis::index::LayerIndex;
@@ -93,6 +93,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tiles(TilesArgs {
             command: TilesCommand::Export(args),
         }) => export_tiles(args, &file).await?,
+        Command::Catalog(CatalogArgs { command }) => match command {
+            CatalogCommand::Check { file: path } => {
+                let (catalog, _) = app::catalog::read_catalog_file(&path)?;
+                println!(
+                    "{}: valid; {} departments, {} zone types, {} buffer rules, {} services, \
+                     {} life situations, {} rules, {} holidays",
+                    path.display(),
+                    catalog.departments.len(),
+                    catalog.zone_types.len(),
+                    catalog.buffer_rules.len(),
+                    catalog.services.len(),
+                    catalog.life_situations.len(),
+                    catalog.rules.len(),
+                    catalog.calendar.holidays.len()
+                );
+            }
+            CatalogCommand::Load { file: path, store } => {
+                let store = app::open_store(&StoreConfig::resolve(store, &file)).await?;
+                let loaded = app::catalog::load_catalog_file(&store, &path).await?;
+                println!(
+                    "catalog {} stored as revision {} in the {} store at {}; \
+                     servers use it from their next start",
+                    path.display(),
+                    loaded.revision.revision,
+                    store.backend(),
+                    store.location()
+                );
+            }
+        },
     }
     Ok(())
 }

@@ -30,6 +30,10 @@ contract_tests! {
     gpkg_errors_for_missing_and_existing_things => errors_for_missing_and_existing_things,
     gpkg_delete_layer_frees_cadastral_numbers => delete_layer_frees_cadastral_numbers,
     gpkg_departments_upsert_and_list => departments_upsert_and_list,
+    gpkg_catalog_revisions => catalog_revisions,
+    gpkg_application_round_trip => application_round_trip,
+    gpkg_application_decisions => application_decisions,
+    gpkg_application_filters => application_filters,
 }
 
 // PostGIS: a fresh database per case (scripts/test.sh provides the cluster).
@@ -42,6 +46,10 @@ contract_tests! {
     postgis_errors_for_missing_and_existing_things => errors_for_missing_and_existing_things,
     postgis_delete_layer_frees_cadastral_numbers => delete_layer_frees_cadastral_numbers,
     postgis_departments_upsert_and_list => departments_upsert_and_list,
+    postgis_catalog_revisions => catalog_revisions,
+    postgis_application_round_trip => application_round_trip,
+    postgis_application_decisions => application_decisions,
+    postgis_application_filters => application_filters,
 }
 
 /// PostGIS: a fresh database per case, cloned from the PostGIS template.

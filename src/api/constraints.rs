@@ -11,7 +11,7 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use geo_types::Coord;
+use geo_types::{Coord, MultiPolygon};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -69,41 +69,122 @@ struct NearestParams {
     network: Option<String>,
 }
 
+/// A plot a request names: a stored parcel, or an area the applicant drew.
+pub(super) enum PlotInput {
+    Parcel(Cadastral),
+    /// A GeoJSON Polygon or MultiPolygon, EPSG:4326 lon/lat.
+    Drawn(geojson::Geometry),
+}
+
+/// A plot checked against the zone layers.
+pub(super) struct CheckedPlot {
+    pub report: ConstraintsReport,
+    /// The stored parcel, for a parcel.
+    pub parcel: Option<Arc<Feature>>,
+    /// The plot, EPSG:4326 lon/lat degrees.
+    pub geometry: MultiPolygon<f64>,
+}
+
+/// The constraints of a plot from one index snapshot: every zone layer, or
+/// `only` those.
+pub(super) async fn check_plot(
+    app: AppState,
+    input: PlotInput,
+    only: Option<Vec<LayerCode>>,
+) -> Result<CheckedPlot, ApiError> {
+    let prepared = app.prepared_zones().clone();
+    let snapshot = app.index().snapshot();
+    let layers = constraints::zone_layers(&snapshot, only.as_deref())?;
+    let ready = prepared.zones_ready(&layers);
+    match input {
+        PlotInput::Parcel(cadastral) => {
+            let (parcel_layer, feature) = parcel(&snapshot, &cadastral)?;
+            off_workers_unless(ready, move || {
+                let metric = metric(&app)?;
+                let plot = Plot::parcel(
+                    parcel_layer.code(),
+                    parcel_layer.layer().version,
+                    &feature,
+                    &metric,
+                )?;
+                let report = constraints::constraints(
+                    &prepared,
+                    &layers,
+                    &plot,
+                    &metric,
+                    app.config().sliver_tolerance_m2,
+                )?;
+                Ok(CheckedPlot {
+                    report,
+                    parcel: Some(feature),
+                    geometry: plot.geometry().clone(),
+                })
+            })
+            .await
+        }
+        PlotInput::Drawn(geometry) => {
+            // Validity is checked over pairs of edges: a plot of many vertices is
+            // checked off the async workers, as preparing layers is.
+            let ready = ready && vertex_count(&geometry) <= INLINE_PLOT_VERTICES;
+            off_workers_unless(ready, move || {
+                let metric = metric(&app)?;
+                let limits = PlotLimits {
+                    max_area_m2: app.config().max_plot_area_m2,
+                    max_vertices: MAX_PLOT_VERTICES,
+                };
+                let plot = Plot::drawn(&geometry, limits, &metric)?;
+                let report = constraints::constraints(
+                    &prepared,
+                    &layers,
+                    &plot,
+                    &metric,
+                    app.config().sliver_tolerance_m2,
+                )?;
+                Ok(CheckedPlot {
+                    report,
+                    parcel: None,
+                    geometry: plot.geometry().clone(),
+                })
+            })
+            .await
+        }
+    }
+}
+
+/// A GeoJSON geometry from a request body, refused clearly when it is not one.
+pub(super) fn drawn_geometry(value: Value) -> Result<geojson::Geometry, ApiError> {
+    geojson::Geometry::from_json_value(value).map_err(|e| {
+        ApiError::InvalidGeometry(format!(
+            "'geometry' must be a GeoJSON Polygon or MultiPolygon: {e}"
+        ))
+    })
+}
+
+/// A request body read whole; too big a body says so (413), a broken one 400.
+pub(super) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::GeometryTooLarge(e.body_text())
+        } else {
+            ApiError::InvalidJson(e.body_text())
+        }
+    })
+}
+
 /// Constraints of a stored parcel.
 async fn parcel_constraints(
     State(app): State<AppState>,
     Path(cadastral): Path<String>,
     query: Result<Query<LayersParam>, QueryRejection>,
 ) -> Result<Json<ConstraintsReport>, ApiError> {
-    let prepared = app.prepared_zones().clone();
     let cadastral: Cadastral = cadastral.parse()?;
     let Query(query) = query.map_err(|e| ApiError::BadQuery(e.body_text()))?;
     let only = match query.layers {
         Some(list) => Some(layer_codes(list.split(',').map(str::trim))?),
         None => None,
     };
-    let snapshot = app.index().snapshot();
-    let (parcel_layer, feature) = parcel(&snapshot, &cadastral)?;
-    let layers = constraints::zone_layers(&snapshot, only.as_deref())?;
-    let ready = prepared.zones_ready(&layers);
-    let report = off_workers_unless(ready, move || {
-        let metric = metric(&app)?;
-        let plot = Plot::parcel(
-            parcel_layer.code(),
-            parcel_layer.layer().version,
-            &feature,
-            &metric,
-        )?;
-        Ok(constraints::constraints(
-            &prepared,
-            &layers,
-            &plot,
-            &metric,
-            app.config().sliver_tolerance_m2,
-        )?)
-    })
-    .await?;
-    Ok(Json(report))
+    let checked = check_plot(app, PlotInput::Parcel(cadastral), only).await?;
+    Ok(Json(checked.report))
 }
 
 /// Constraints of an applicant-drawn area.
@@ -111,25 +192,14 @@ async fn drawn_constraints(
     State(app): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ConstraintsReport>, ApiError> {
-    let prepared = app.prepared_zones().clone();
-    let body = body.map_err(|e| {
-        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::GeometryTooLarge(e.body_text())
-        } else {
-            ApiError::InvalidJson(e.body_text())
-        }
-    })?;
+    let body = body_bytes(body)?;
     let drawn: DrawnPlot = serde_json::from_slice(&body).map_err(|e| {
         ApiError::InvalidJson(format!(
             "the body must be JSON {{\"geometry\": <GeoJSON Polygon or MultiPolygon>, \
              \"layers\": [zone layer codes, optional]}}: {e}"
         ))
     })?;
-    let geometry = geojson::Geometry::from_json_value(drawn.geometry).map_err(|e| {
-        ApiError::InvalidGeometry(format!(
-            "'geometry' must be a GeoJSON Polygon or MultiPolygon: {e}"
-        ))
-    })?;
+    let geometry = drawn_geometry(drawn.geometry)?;
     let only = match drawn.layers {
         Some(list) if list.is_empty() => {
             return Err(ApiError::BadQuery(
@@ -139,28 +209,8 @@ async fn drawn_constraints(
         Some(list) => Some(layer_codes(list.iter().map(String::as_str))?),
         None => None,
     };
-    let snapshot = app.index().snapshot();
-    let layers = constraints::zone_layers(&snapshot, only.as_deref())?;
-    // Validity is checked over pairs of edges: a plot of many vertices is
-    // checked off the async workers, as preparing layers is.
-    let ready = prepared.zones_ready(&layers) && vertex_count(&geometry) <= INLINE_PLOT_VERTICES;
-    let report = off_workers_unless(ready, move || {
-        let metric = metric(&app)?;
-        let limits = PlotLimits {
-            max_area_m2: app.config().max_plot_area_m2,
-            max_vertices: MAX_PLOT_VERTICES,
-        };
-        let plot = Plot::drawn(&geometry, limits, &metric)?;
-        Ok(constraints::constraints(
-            &prepared,
-            &layers,
-            &plot,
-            &metric,
-            app.config().sliver_tolerance_m2,
-        )?)
-    })
-    .await?;
-    Ok(Json(report))
+    let checked = check_plot(app, PlotInput::Drawn(geometry), only).await?;
+    Ok(Json(checked.report))
 }
 
 /// What is at a point, per public layer.

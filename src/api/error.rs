@@ -8,8 +8,10 @@ use axum::Json;
 use serde_json::json;
 
 use crate::app::AppError;
+use crate::applications::ApplicationError;
 use crate::constraints::ConstraintsError;
 use crate::model::CadastralError;
+use crate::routing::RoutingError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,28 @@ pub enum ApiError {
     /// A query parameter missing, malformed, or naming the wrong kind of layer.
     #[error("{0}")]
     BadQuery(String),
+    #[error("{0}")]
+    UnknownService(String),
+    #[error("{0}")]
+    UnknownLifeSituation(String),
+    #[error("{0}")]
+    UnknownApplication(String),
+    #[error("{0}")]
+    UnknownTask(String),
+    /// A decision on a task that has its final decision.
+    #[error("{0}")]
+    TaskClosed(String),
+    /// A decision on an application that has its final answer.
+    #[error("{0}")]
+    ApplicationClosed(String),
+    /// Changed by others faster than this request could apply its change.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    CommentRequired(String),
+    /// A rule forbids what is applied for at this plot: nothing is registered.
+    #[error("{0}")]
+    RouteBlocked(String),
     #[error(transparent)]
     Internal(anyhow_free::Internal),
 }
@@ -72,6 +96,15 @@ impl ApiError {
             ApiError::InvalidGeometry(_) => (StatusCode::BAD_REQUEST, "invalid_geometry"),
             ApiError::GeometryTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "geometry_too_large"),
             ApiError::BadQuery(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),
+            ApiError::UnknownService(_) => (StatusCode::NOT_FOUND, "unknown_service"),
+            ApiError::UnknownLifeSituation(_) => (StatusCode::NOT_FOUND, "unknown_life_situation"),
+            ApiError::UnknownApplication(_) => (StatusCode::NOT_FOUND, "unknown_application"),
+            ApiError::UnknownTask(_) => (StatusCode::NOT_FOUND, "unknown_task"),
+            ApiError::TaskClosed(_) => (StatusCode::CONFLICT, "task_closed"),
+            ApiError::ApplicationClosed(_) => (StatusCode::CONFLICT, "application_closed"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::CommentRequired(_) => (StatusCode::BAD_REQUEST, "comment_required"),
+            ApiError::RouteBlocked(_) => (StatusCode::UNPROCESSABLE_ENTITY, "route_blocked"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -83,6 +116,8 @@ impl From<StoreError> for ApiError {
             StoreError::UnknownLayer(code) => {
                 ApiError::UnknownLayer(format!("layer '{code}' does not exist"))
             }
+            e @ StoreError::UnknownApplication(_) => ApiError::UnknownApplication(e.to_string()),
+            e @ StoreError::ApplicationChanged(_) => ApiError::Conflict(e.to_string()),
             e if e.is_unavailable() => {
                 ApiError::Unavailable("the store cannot be reached; try again shortly".into())
             }
@@ -95,6 +130,7 @@ impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         match e {
             AppError::Store(e) => e.into(),
+            AppError::Application(e) => e.into(),
             e => ApiError::internal(e),
         }
     }
@@ -116,6 +152,36 @@ impl From<ConstraintsError> for ApiError {
             }
         }
     }
+}
+
+impl From<RoutingError> for ApiError {
+    fn from(e: RoutingError) -> Self {
+        let message = format!("{e}; GET /catalog lists the services and life situations");
+        match e {
+            RoutingError::UnknownService(_) => ApiError::UnknownService(message),
+            RoutingError::UnknownLifeSituation(_) => ApiError::UnknownLifeSituation(message),
+        }
+    }
+}
+
+impl From<ApplicationError> for ApiError {
+    fn from(e: ApplicationError) -> Self {
+        let message = e.to_string();
+        match e {
+            ApplicationError::UnknownTask(..) => ApiError::UnknownTask(message),
+            ApplicationError::TaskClosed { .. } => ApiError::TaskClosed(message),
+            ApplicationError::ApplicationClosed { .. } => ApiError::ApplicationClosed(message),
+            ApplicationError::CommentRequired(_) => ApiError::CommentRequired(message),
+        }
+    }
+}
+
+/// A resource just made: 201 and where it lives.
+pub fn created(location: &str) -> (StatusCode, [(axum::http::HeaderName, String); 1]) {
+    (
+        StatusCode::CREATED,
+        [(axum::http::header::LOCATION, location.to_owned())],
+    )
 }
 
 impl IntoResponse for ApiError {

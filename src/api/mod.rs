@@ -2,6 +2,7 @@
 //! handlers are thin: parse, call the domain or the index, map to a response.
 //! Status codes are chosen only in [`error`].
 
+mod applications;
 mod archives;
 mod constraints;
 mod departments;
@@ -10,6 +11,7 @@ mod health;
 mod layers;
 mod ogc_tiles;
 mod parcels;
+mod routing;
 mod tiles;
 mod web;
 
@@ -32,6 +34,8 @@ pub fn router(app: AppState) -> Router {
         .merge(parcels::router())
         .merge(constraints::router())
         .merge(departments::router())
+        .merge(routing::router())
+        .merge(applications::router())
         .merge(tiles::router())
         .merge(ogc_tiles::router())
         .merge(web::router())

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
-use crate::catalog::Catalog;
+use crate::applications::ApplicationError;
+use crate::catalog::{Catalog, CatalogError};
 use crate::config::{Config, StoreConfig};
 use crate::constraints::Prepared;
 use crate::demo::{self, DemoError, DemoOptions};
@@ -37,7 +38,16 @@ pub enum AppError {
     Archive(#[from] ArchiveError),
     #[error(transparent)]
     Zones(#[from] ZoneError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Application(#[from] ApplicationError),
 }
+
+mod applications;
+pub mod catalog;
+
+pub use catalog::{CatalogRevision, LoadedCatalog};
 
 /// How the last full index build went; logged at start and shown by `/health`.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
@@ -62,6 +72,8 @@ pub struct App {
     archives: ArchiveSet,
     /// The city's catalog: departments, zone types, buffer rules, services, rules.
     catalog: Arc<Catalog>,
+    /// Which stored revision `catalog` is.
+    catalog_revision: CatalogRevision,
     /// Zone and network layers prepared for constraints and nearest queries,
     /// kept per layer state as long as the index holds it.
     prepared_zones: Arc<Prepared>,
@@ -149,6 +161,10 @@ impl App {
             (config.tile_cache_mb as u64).saturating_mul(1 << 20),
             TileOptions::default(),
         );
+        let LoadedCatalog {
+            catalog,
+            revision: catalog_revision,
+        } = catalog::install(&store, config.catalog.as_deref()).await?;
         let app = Arc::new(App {
             store,
             index: Index::new(),
@@ -157,7 +173,8 @@ impl App {
             stats: Mutex::default(),
             tile_cache,
             archives,
-            catalog: Arc::new(Catalog::builtin()),
+            catalog,
+            catalog_revision,
             prepared_zones: Arc::default(),
         });
         app.rebuild_index().await?;
@@ -179,6 +196,10 @@ impl App {
 
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    pub fn catalog_revision(&self) -> &CatalogRevision {
+        &self.catalog_revision
     }
 
     pub fn prepared_zones(&self) -> &Arc<Prepared> {

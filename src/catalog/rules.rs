@@ -119,7 +119,7 @@ impl Rule {
 
     /// How errors name the rule: `rule #4 (building_permit × heritage_protection → HERITAGE)`,
     /// numbered from 1 in catalog order.
-    pub(super) fn label(&self, index: usize) -> String {
+    pub fn label(&self, index: usize) -> String {
         format!(
             "rule #{} ({} × {} → {})",
             index + 1,

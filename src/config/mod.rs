@@ -75,6 +75,30 @@ pub enum Command {
     Demo(DemoArgs),
     /// Vector tile archives.
     Tiles(TilesArgs),
+    /// The city's catalog (departments, zone types, services, rules, calendar).
+    Catalog(CatalogArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    #[command(subcommand)]
+    pub command: CatalogCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Check a catalog file and say what it holds, without storing it.
+    Check {
+        /// The catalog, TOML (as data/catalog.toml).
+        file: PathBuf,
+    },
+    /// Check a catalog file and store it as the newest revision; servers use it from their next start.
+    Load {
+        /// The catalog, TOML (as data/catalog.toml).
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -140,6 +164,9 @@ pub struct ServeArgs {
     /// Folder of tile archives (*.pmtiles) served under /archives/.
     #[arg(long, env = "IMGIS_TILES_DIR")]
     pub tiles_dir: Option<PathBuf>,
+    /// Catalog file (TOML) to use and store as the newest revision; without it, the store's newest catalog.
+    #[arg(long, env = "IMGIS_CATALOG")]
+    pub catalog: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +197,8 @@ pub struct FileConfig {
     pub max_plot_area_m2: Option<f64>,
     pub tile_cache_mb: Option<usize>,
     pub tiles_dir: Option<PathBuf>,
+    /// Catalog file to use (stored as the newest revision when it changed).
+    pub catalog: Option<PathBuf>,
     /// Zoom range per layer code, overriding the default of the layer's kind:
     /// `[layer_zoom.parcels]` with `minzoom = 15`, `maxzoom = 20`.
     #[serde(default)]
@@ -245,6 +274,8 @@ pub struct Config {
     pub tile_cache_mb: usize,
     /// Folder of tile archives served under /archives/.
     pub tiles_dir: PathBuf,
+    /// Catalog file given by the operator; none: the store's newest (or the built-in one).
+    pub catalog: Option<PathBuf>,
     /// Zoom ranges of particular layers (the rest follow their kind).
     pub layer_zoom: BTreeMap<String, ZoomRange>,
 }
@@ -261,6 +292,7 @@ impl Config {
             max_plot_area_m2: DEFAULT_MAX_PLOT_AREA_M2,
             tile_cache_mb: DEFAULT_TILE_CACHE_MB,
             tiles_dir: PathBuf::from(DEFAULT_TILES_DIR),
+            catalog: None,
             layer_zoom: BTreeMap::new(),
         }
     }
@@ -272,6 +304,7 @@ impl Config {
             demo_parcels,
             tile_cache_mb,
             tiles_dir,
+            catalog,
         } = args;
         for (code, zoom) in &file.layer_zoom {
             if zoom.minzoom > zoom.maxzoom || zoom.maxzoom > crate::tiles::MAX_ZOOM {
@@ -331,6 +364,7 @@ impl Config {
             tiles_dir: tiles_dir
                 .or_else(|| file.tiles_dir.clone())
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_TILES_DIR)),
+            catalog: catalog.or_else(|| file.catalog.clone()),
             layer_zoom: file.layer_zoom.clone(),
         })
     }
@@ -352,6 +386,7 @@ mod tests {
                 demo_parcels: None,
                 tile_cache_mb: None,
                 tiles_dir: None,
+                catalog: None,
             },
             &file,
         )
@@ -375,6 +410,7 @@ mod tests {
                 demo_parcels: None,
                 tile_cache_mb: Some(0),
                 tiles_dir: None,
+                catalog: None,
             },
             &FileConfig::default(),
         )
@@ -394,6 +430,7 @@ mod tests {
             demo_parcels: None,
             tile_cache_mb: None,
             tiles_dir: None,
+            catalog: None,
         };
         let c = Config::resolve_serve(args(), &FileConfig::default()).unwrap();
         assert_eq!(

@@ -1,4 +1,5 @@
-//! The store: the source of truth for departments, layers and features.
+//! The store: the source of truth for departments, layers and features,
+//! catalog revisions, and applications with their tasks and history.
 //!
 //! One trait, two backends that pass one contract test suite
 //! (`tests/store_contract.rs`):
@@ -11,11 +12,15 @@
 
 pub mod gpkg;
 pub mod postgis;
+mod rows;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::applications::{
+    Application, ApplicationFilter, ApplicationId, DecisionChange, NewApplication,
+};
 use crate::model::{
     Cadastral, Department, Feature, FeatureId, Layer, LayerCode, LayerSpec, NewFeature,
 };
@@ -59,6 +64,15 @@ pub enum StoreError {
         index: usize,
         reason: String,
     },
+    #[error("application {0} does not exist")]
+    UnknownApplication(ApplicationId),
+    /// The application changed since it was read (another decision was
+    /// stored first); read it again and retry.
+    #[error("application {0} was changed by another request; read it again")]
+    ApplicationChanged(ApplicationId),
+    /// A stored value that imgis cannot read back (edited by hand, or by a newer version).
+    #[error("stored {what} is unreadable: {reason}")]
+    Corrupt { what: String, reason: String },
     #[error("decoding the geometry of feature {id} in layer '{layer}': {reason}")]
     Decode {
         layer: LayerCode,
@@ -152,6 +166,40 @@ pub trait Store: Send + Sync + 'static {
 
     /// The parcel with this cadastral number, with the code of its layer.
     async fn parcel(&self, cadastral: &Cadastral) -> Result<Option<(LayerCode, Feature)>>;
+
+    /// Stores a catalog document (TOML text, already validated) as the newest
+    /// revision; `source` says where it came from (a file path, `built in`).
+    async fn save_catalog(&self, source: &str, text: &str) -> Result<StoredCatalog>;
+
+    /// The newest stored catalog, if any was stored.
+    async fn catalog(&self) -> Result<Option<StoredCatalog>>;
+
+    /// Stores an application with its tasks (numbered 1.. in the given order)
+    /// and a first history entry (status `received`), in one transaction.
+    async fn create_application(&self, new: &NewApplication) -> Result<Application>;
+
+    /// One application with its tasks and whole history.
+    async fn application(&self, id: ApplicationId) -> Result<Option<Application>>;
+
+    /// Applications matching `filter`, newest first, with their tasks but no
+    /// history, and `route` left null (lists never show it; it is the largest column).
+    async fn applications(&self, filter: &ApplicationFilter) -> Result<Vec<Application>>;
+
+    /// Applies a decision in one transaction if the application is still at
+    /// `change.expected_revision` (else [`StoreError::ApplicationChanged`]),
+    /// bumping its revision; returns it as it now is, history included.
+    async fn record_decision(&self, change: &DecisionChange) -> Result<Application>;
+}
+
+/// A catalog revision as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCatalog {
+    /// 1 for the first stored, then one more per save.
+    pub revision: i64,
+    pub source: String,
+    /// The TOML document.
+    pub text: String,
+    pub loaded_at: chrono::DateTime<chrono::Utc>,
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -4,12 +4,20 @@
 //! Each case is self-contained and can share one database with the others (and
 //! with earlier runs): it uses its own layer codes (prefixed by the case),
 //! its own cadastral quarter (`16:50:0000NN`) and its own department codes, and
-//! deletes its layers first if a previous run left them.
+//! deletes its layers first if a previous run left them. Two cases need a store
+//! no earlier run wrote to: `catalog_revisions` (revisions count from 1) and
+//! `application_filters` (it lists its applications by a department of its own).
 
+use chrono::{DateTime, NaiveDate, Utc};
 use geo_types::{
     line_string, point, polygon, Geometry, GeometryCollection, LineString, MultiLineString,
     MultiPoint, MultiPolygon, Polygon,
 };
+use imgis::applications::{
+    Application, ApplicationFilter, Decision, Event, NewApplication, NewTask, Status, Target, Task,
+    TaskStatus,
+};
+use imgis::catalog::Action;
 use imgis::model::{
     props, Cadastral, Department, Feature, GeometryType, Layer, LayerCode, LayerKind, LayerSpec,
     NewFeature, Properties,
@@ -828,4 +836,638 @@ pub async fn departments_upsert_and_list(store: &dyn Store) {
     owned.department = Some("DEP_GAS".into());
     let layer = fresh(store, &owned).await;
     assert_eq!(layer.spec.department.as_deref(), Some("DEP_GAS"));
+}
+
+// ---------------------------------------------------------------- 8. catalogs
+
+/// Catalog documents are stored as revisions 1, 2 … and the newest is read back
+/// exactly. Needs a fresh store: it checks that there is no catalog at first.
+pub async fn catalog_revisions(store: &dyn Store) {
+    assert_eq!(store.catalog().await.expect("catalog()"), None);
+    let first_text = "# Каталог услуг\n[[services]]\ncode = \"build_house\"\n";
+    let first = store
+        .save_catalog("/etc/imgis/catalog.toml", first_text)
+        .await
+        .expect("save_catalog");
+    assert_eq!(first.revision, 1);
+    assert_eq!(first.source, "/etc/imgis/catalog.toml");
+    assert_eq!(first.text, first_text);
+
+    let second_text = "[[services]]\ncode = \"fence\"\ntitle = \"Ограждение участка\"\n";
+    let second = store
+        .save_catalog("built in", second_text)
+        .await
+        .expect("save_catalog");
+    assert_eq!(second.revision, 2);
+    assert!(second.loaded_at >= first.loaded_at);
+
+    let newest = store
+        .catalog()
+        .await
+        .expect("catalog()")
+        .expect("a catalog");
+    assert_eq!(
+        newest, second,
+        "the newest revision, as save_catalog returned it"
+    );
+    assert_eq!(newest.text, second_text);
+    assert_eq!(newest.source, "built in");
+}
+
+// ---------------------------------------------------------------- applications: helpers
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().expect("test dates are valid")
+}
+
+/// A UTC time at the microsecond precision both stores keep.
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("test times are valid")
+        .with_timezone(&Utc)
+}
+
+fn department(code: &str, name: &str) -> Department {
+    Department {
+        code: code.into(),
+        name: name.into(),
+        external: false,
+    }
+}
+
+fn task(department: &str, action: Action, start: &str, due: &str) -> NewTask {
+    NewTask {
+        service: "build_house".into(),
+        department: department.into(),
+        action,
+        start: day(start),
+        due: day(due),
+        reasons: json!([{"rule": "охранная зона газопровода", "overlap_m2": 12.5}]),
+    }
+}
+
+/// An application for building a house at a small square plot near Kazan
+/// (EPSG:4326 lon/lat), created at `created_at`.
+fn application(tasks: Vec<NewTask>, created_at: &str) -> NewApplication {
+    NewApplication {
+        target: Target::Service("build_house".into()),
+        submitted: day("2024-05-02"),
+        due: day("2024-07-01"),
+        cadastral: None,
+        geometry: MultiPolygon::new(vec![square(49.12, 55.78, 0.000_5)]),
+        plot: json!({"area_m2": 1_043.2}),
+        applicant: json!({"name": "Петров П. П."}),
+        description: None,
+        catalog_revision: 1,
+        route: json!({"steps": []}),
+        tasks,
+        created_at: at(created_at),
+    }
+}
+
+/// Both MultiPolygons have the same rings, coordinates within 1e-9 degrees.
+fn assert_same_plot(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) {
+    assert_eq!(a.0.len(), b.0.len(), "polygon count");
+    for (pa, pb) in a.0.iter().zip(&b.0) {
+        assert_eq!(pa.interiors().len(), pb.interiors().len(), "hole count");
+        let rings_a = std::iter::once(pa.exterior()).chain(pa.interiors());
+        let rings_b = std::iter::once(pb.exterior()).chain(pb.interiors());
+        for (ra, rb) in rings_a.zip(rings_b) {
+            assert_eq!(ra.0.len(), rb.0.len(), "ring length");
+            for (ca, cb) in ra.coords().zip(rb.coords()) {
+                assert!(
+                    (ca.x - cb.x).abs() < 1e-9 && (ca.y - cb.y).abs() < 1e-9,
+                    "{ca:?} != {cb:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Every field equal (`Application` has no `PartialEq`: geometries compare within 1e-9).
+fn assert_same_application(a: &Application, b: &Application) {
+    assert_eq!(a.id, b.id, "id");
+    assert_eq!(a.target, b.target, "target");
+    assert_eq!(a.status, b.status, "status");
+    assert_eq!(a.submitted, b.submitted, "submitted");
+    assert_eq!(a.due, b.due, "due");
+    assert_eq!(a.cadastral, b.cadastral, "cadastral");
+    assert_same_plot(&a.geometry, &b.geometry);
+    assert_eq!(a.plot, b.plot, "plot");
+    assert_eq!(a.applicant, b.applicant, "applicant");
+    assert_eq!(a.description, b.description, "description");
+    assert_eq!(a.catalog_revision, b.catalog_revision, "catalog_revision");
+    assert_eq!(a.route, b.route, "route");
+    assert_eq!(a.revision, b.revision, "revision");
+    assert_eq!(a.created_at, b.created_at, "created_at");
+    assert_eq!(a.updated_at, b.updated_at, "updated_at");
+    assert_eq!(a.closed_at, b.closed_at, "closed_at");
+    assert_eq!(a.tasks, b.tasks, "tasks");
+    assert_eq!(a.history, b.history, "history");
+}
+
+/// Every application, for counting.
+fn everything() -> ApplicationFilter {
+    ApplicationFilter::default()
+}
+
+// ---------------------------------------------------------------- 9. application round trip
+
+/// An application comes back from `create_application` and `application()`
+/// exactly as registered: received, revision 1, its tasks pending in order, one
+/// history entry. A task for an unknown department stores nothing.
+pub async fn application_round_trip(store: &dyn Store) {
+    store
+        .upsert_departments(&[
+            department("APP_ARCH", "Управление архитектуры и градостроительства"),
+            department("APP_GAS", "Газораспределительная организация"),
+            department(
+                "APP_HERITAGE",
+                "Комитет по охране объектов культурного наследия",
+            ),
+        ])
+        .await
+        .expect("upsert_departments");
+
+    // Two polygons, the first with a hole; many significant digits, so any
+    // float32 or text detour shows.
+    let (x, y) = (49.106_414_312_345_67, 55.796_289_098_765_43);
+    let outer = square(x, y, 0.001);
+    let hole = LineString::from(vec![
+        (x + 0.000_2, y + 0.000_2),
+        (x + 0.000_4, y + 0.000_2),
+        (x + 0.000_4, y + 0.000_4),
+        (x + 0.000_2, y + 0.000_2),
+    ]);
+    let geometry = MultiPolygon::new(vec![
+        Polygon::new(outer.exterior().clone(), vec![hole]),
+        square(x + 0.002, y, 0.000_5),
+    ]);
+    let reasons = json!({
+        "rules": ["Строительство в охранной зоне газопровода", "ИЖС"],
+        "zones": [{"code": "gas_zone", "overlap_m2": 35.25, "доля": 0.034}],
+        "nested": {"null": null, "yes": true},
+    });
+    let tasks = vec![
+        NewTask {
+            service: "build_house".into(),
+            department: "APP_ARCH".into(),
+            action: Action::Approve,
+            start: day("2024-05-02"),
+            due: day("2024-05-16"),
+            reasons: reasons.clone(),
+        },
+        NewTask {
+            service: "build_house".into(),
+            department: "APP_GAS".into(),
+            action: Action::Consult,
+            start: day("2024-05-03"),
+            due: day("2024-05-10"),
+            reasons: json!([]),
+        },
+        NewTask {
+            service: "connect_gas".into(),
+            department: "APP_HERITAGE".into(),
+            action: Action::Block,
+            start: day("2024-05-17"),
+            due: day("2024-06-28"),
+            reasons: json!({"памятник": "Дом купца Иванова"}),
+        },
+    ];
+    let new = NewApplication {
+        target: Target::LifeSituation("строительство_дома".into()),
+        submitted: day("2024-05-02"),
+        due: day("2024-06-28"),
+        cadastral: Some(cad("16:50:000009:77")),
+        geometry: geometry.clone(),
+        plot: json!({"area_m2": 1_043.27, "bbox": [x, y, x + 0.0025, y + 0.001]}),
+        applicant: json!({
+            "name": "Иванов Иван Иванович",
+            "phone": "+7 843 000-00-00",
+            "passport": {"series": "92 04", "number": "123456"},
+        }),
+        description: Some("Жилой дом, 2 этажа".into()),
+        catalog_revision: 7,
+        route: json!({"steps": [{"department": "APP_ARCH", "due": "2024-05-16"}], "layer_versions": {"parcels": 3}}),
+        tasks: tasks.clone(),
+        created_at: at("2024-05-02T09:15:30.123456Z"),
+    };
+    let before = store
+        .applications(&everything())
+        .await
+        .expect("applications()")
+        .len();
+
+    let created = store
+        .create_application(&new)
+        .await
+        .expect("create_application");
+    assert_eq!(created.target, new.target);
+    assert_eq!(created.status, Status::Received);
+    assert_eq!((created.submitted, created.due), (new.submitted, new.due));
+    assert_eq!(created.cadastral, new.cadastral);
+    assert_same_plot(&created.geometry, &geometry);
+    assert_eq!(created.plot, new.plot);
+    assert_eq!(created.applicant, new.applicant);
+    assert_eq!(created.description, new.description);
+    assert_eq!(created.catalog_revision, 7);
+    assert_eq!(created.route, new.route);
+    assert_eq!(created.revision, 1);
+    assert_eq!(created.created_at, new.created_at);
+    assert_eq!(created.updated_at, new.created_at);
+    assert_eq!(created.closed_at, None);
+    assert_eq!(created.tasks.len(), 3);
+    for (i, (t, n)) in created.tasks.iter().zip(&tasks).enumerate() {
+        let expected = Task {
+            id: i32::try_from(i).unwrap() + 1,
+            service: n.service.clone(),
+            department: n.department.clone(),
+            action: n.action,
+            start: n.start,
+            due: n.due,
+            status: TaskStatus::Pending,
+            comment: None,
+            decided_at: None,
+            reasons: n.reasons.clone(),
+        };
+        assert_eq!(t, &expected, "task {}", i + 1);
+    }
+    assert_eq!(
+        created.history,
+        [Event {
+            at: new.created_at,
+            status: Status::Received,
+            task: None,
+            department: None,
+            decision: None,
+            comment: None,
+        }]
+    );
+
+    let read = store
+        .application(created.id)
+        .await
+        .expect("application()")
+        .expect("the application just created");
+    assert_same_application(&read, &created);
+    assert!(store
+        .application(created.id + 1_000_000)
+        .await
+        .expect("application()")
+        .is_none());
+
+    // A task for a department nobody registered: nothing is stored, not even
+    // the application row that went in before the tasks.
+    let mut bad = new.clone();
+    bad.tasks.insert(
+        1,
+        task("APP_NO_SUCH", Action::Approve, "2024-05-02", "2024-05-20"),
+    );
+    assert_err!(
+        store.create_application(&bad).await,
+        StoreError::UnknownDepartment(d) if d == "APP_NO_SUCH"
+    );
+    let after = store
+        .applications(&everything())
+        .await
+        .expect("applications()")
+        .len();
+    assert_eq!(after, before + 1, "only the good application was stored");
+}
+
+// ---------------------------------------------------------------- 10. decisions
+
+/// A decision made with `Application::decide` is stored on the revision it
+/// was made from: task, status, revision and history change together; a stale
+/// one is refused, and a closing one cancels the open tasks.
+pub async fn application_decisions(store: &dyn Store) {
+    store
+        .upsert_departments(&[
+            department("DEC_ARCH", "Архитектура"),
+            department("DEC_GAS", "Газ"),
+            department("DEC_ROADS", "Дороги"),
+        ])
+        .await
+        .expect("upsert_departments");
+    let a0 = store
+        .create_application(&application(
+            vec![
+                task("DEC_ARCH", Action::Approve, "2024-05-02", "2024-05-16"),
+                task("DEC_GAS", Action::Consult, "2024-05-02", "2024-05-10"),
+                task("DEC_ROADS", Action::Approve, "2024-05-02", "2024-05-20"),
+            ],
+            "2024-05-02T09:00:00.000001Z",
+        ))
+        .await
+        .expect("create_application");
+
+    // 1. An approval with comments: in progress.
+    let t1 = at("2024-05-06T11:30:00.250000Z");
+    let change = a0
+        .decide(
+            1,
+            Decision::ApprovedWithComments,
+            Some("Согласовано: отступ 3 м от красной линии".into()),
+            t1,
+        )
+        .expect("decide");
+    let a1 = store
+        .record_decision(&change)
+        .await
+        .expect("record_decision");
+    assert_eq!(a1.status, Status::InProgress);
+    assert_eq!(a1.revision, 2);
+    assert_eq!(a1.updated_at, t1);
+    assert_eq!(a1.closed_at, None);
+    assert_eq!(a1.tasks[0].status, TaskStatus::ApprovedWithComments);
+    assert_eq!(
+        a1.tasks[0].comment.as_deref(),
+        Some("Согласовано: отступ 3 м от красной линии")
+    );
+    assert_eq!(a1.tasks[0].decided_at, Some(t1));
+    assert_eq!(
+        a1.tasks[1..],
+        a0.tasks[1..],
+        "the other tasks are untouched"
+    );
+    assert_eq!(a1.history.len(), 2);
+    assert_eq!(a1.history[0], a0.history[0]);
+    assert_eq!(a1.history[1..], change.history[..]);
+    assert_same_application(
+        &store
+            .application(a0.id)
+            .await
+            .expect("application()")
+            .expect("stored"),
+        &a1,
+    );
+
+    // 2. A decision made from the first revision is refused and changes nothing.
+    let stale = a0
+        .decide(3, Decision::Approved, None, at("2024-05-07T08:00:00Z"))
+        .expect("decide");
+    assert_err!(
+        store.record_decision(&stale).await,
+        StoreError::ApplicationChanged(id) if id == a0.id
+    );
+    let unchanged = store
+        .application(a0.id)
+        .await
+        .expect("application()")
+        .expect("stored");
+    assert_same_application(&unchanged, &a1);
+
+    // 3. An application that does not exist.
+    let mut unknown = change.clone();
+    unknown.application = a0.id + 1_000_000;
+    assert_err!(
+        store.record_decision(&unknown).await,
+        StoreError::UnknownApplication(id) if id == a0.id + 1_000_000
+    );
+
+    // 4. A rejection closes the application and cancels the consultation nobody answered.
+    let t3 = at("2024-05-08T15:45:10.000500Z");
+    let closing = a1
+        .decide(
+            3,
+            Decision::Rejected,
+            Some("Выезд на магистраль не согласован".into()),
+            t3,
+        )
+        .expect("decide");
+    assert_eq!(closing.cancelled, [2]);
+    let a2 = store
+        .record_decision(&closing)
+        .await
+        .expect("record_decision");
+    assert_eq!(a2.status, Status::Rejected);
+    assert_eq!(a2.revision, 3);
+    assert_eq!(a2.closed_at, Some(t3));
+    assert_eq!(a2.updated_at, t3);
+    assert_eq!(a2.tasks[0], a1.tasks[0]);
+    assert_eq!(a2.tasks[1].status, TaskStatus::Cancelled);
+    assert_eq!(a2.tasks[1].decided_at, Some(t3));
+    assert_eq!(a2.tasks[1].comment, None);
+    assert_eq!(a2.tasks[2].status, TaskStatus::Rejected);
+    assert_eq!(
+        a2.tasks[2].comment.as_deref(),
+        Some("Выезд на магистраль не согласован")
+    );
+    assert_eq!(a2.tasks[2].decided_at, Some(t3));
+    assert_eq!(
+        a2.history.len(),
+        4,
+        "registration, two decisions' entries, one cancellation"
+    );
+    assert_eq!(a2.history[..2], a1.history[..]);
+    assert_eq!(a2.history[2..], closing.history[..]);
+    assert_same_application(
+        &store
+            .application(a0.id)
+            .await
+            .expect("application()")
+            .expect("stored"),
+        &a2,
+    );
+
+    // The same change again is stale now.
+    assert_err!(
+        store.record_decision(&closing).await,
+        StoreError::ApplicationChanged(_)
+    );
+}
+
+// ---------------------------------------------------------------- 11. lists
+
+/// Lists filter by status, department and overdue (in the store, as
+/// `Application::is_overdue` says), newest first, paged, with tasks and
+/// without history.
+///
+/// Every application here also has a far-off consultation of `FLT_ALL`, so
+/// the case lists its own applications even beside other cases'; an earlier
+/// run's would show, though.
+pub async fn application_filters(store: &dyn Store) {
+    store
+        .upsert_departments(&[
+            department("FLT_A", "Отдел А"),
+            department("FLT_B", "Отдел Б"),
+            department("FLT_C", "Отдел В"),
+            department("FLT_ALL", "Все"),
+        ])
+        .await
+        .expect("upsert_departments");
+    let today = day("2024-06-10");
+    const NONE: [i64; 0] = [];
+    let all_of_ours = |mut tasks: Vec<NewTask>, created_at: &str| {
+        tasks.push(task("FLT_ALL", Action::Consult, "2024-05-02", "2099-12-31"));
+        application(tasks, created_at)
+    };
+    let create = |new: NewApplication| async move {
+        store
+            .create_application(&new)
+            .await
+            .expect("create_application")
+    };
+    let decide = |a: Application, decision: Decision, comment: Option<&'static str>| async move {
+        let change = a
+            .decide(
+                1,
+                decision,
+                comment.map(Into::into),
+                at("2024-06-03T10:00:00Z"),
+            )
+            .expect("decide");
+        store
+            .record_decision(&change)
+            .await
+            .expect("record_decision")
+    };
+
+    // Received, its only task overdue.
+    let a1 = create(all_of_ours(
+        vec![task("FLT_A", Action::Approve, "2024-05-02", "2024-06-01")],
+        "2024-05-02T09:00:00Z",
+    ))
+    .await;
+    // Received, due later.
+    let a2 = create(all_of_ours(
+        vec![task("FLT_B", Action::Approve, "2024-05-02", "2024-06-20")],
+        "2024-05-03T09:00:00Z",
+    ))
+    .await;
+    // In progress: the late task is decided, the open one is not late.
+    let a3 = create(all_of_ours(
+        vec![
+            task("FLT_A", Action::Approve, "2024-05-02", "2024-06-05"),
+            task("FLT_C", Action::Approve, "2024-05-02", "2024-06-25"),
+        ],
+        "2024-05-04T09:00:00Z",
+    ))
+    .await;
+    let a3 = decide(a3, Decision::Approved, None).await;
+    assert_eq!(a3.status, Status::InProgress);
+    // Rejected: closed, its late task cancelled.
+    let a4 = create(all_of_ours(
+        vec![
+            task("FLT_B", Action::Approve, "2024-05-02", "2024-06-01"),
+            task("FLT_C", Action::Approve, "2024-05-02", "2024-06-01"),
+        ],
+        "2024-05-05T09:00:00Z",
+    ))
+    .await;
+    let a4 = decide(a4, Decision::Rejected, Some("Нет")).await;
+    assert_eq!(a4.status, Status::Rejected);
+    // Revision required and late: the department waits, the clock still runs.
+    let a5 = create(all_of_ours(
+        vec![task("FLT_C", Action::Approve, "2024-05-02", "2024-06-08")],
+        "2024-05-06T09:00:00Z",
+    ))
+    .await;
+    let a5 = decide(a5, Decision::RevisionRequired, Some("Приложите схему")).await;
+    assert_eq!(a5.status, Status::RevisionRequired);
+
+    let ids = |found: Vec<Application>| found.iter().map(|a| a.id).collect::<Vec<_>>();
+    let list = |filter: ApplicationFilter| async move {
+        store.applications(&filter).await.expect("applications()")
+    };
+    let ours = || ApplicationFilter {
+        department: Some("FLT_ALL".into()),
+        ..ApplicationFilter::default()
+    };
+
+    // Newest first, with tasks as stored, no history and no route.
+    let all = list(ours()).await;
+    assert_eq!(ids(all.clone()), [a5.id, a4.id, a3.id, a2.id, a1.id]);
+    for (listed, stored) in all.iter().zip([&a5, &a4, &a3, &a2, &a1]) {
+        assert!(listed.history.is_empty(), "lists carry no history");
+        assert!(listed.route.is_null(), "lists carry no route");
+        assert_same_application(
+            listed,
+            &Application {
+                history: Vec::new(),
+                route: serde_json::Value::Null,
+                ..stored.clone()
+            },
+        );
+    }
+
+    let status = |s: Status| ApplicationFilter {
+        status: Some(s),
+        ..ours()
+    };
+    assert_eq!(ids(list(status(Status::Received)).await), [a2.id, a1.id]);
+    assert_eq!(ids(list(status(Status::InProgress)).await), [a3.id]);
+    assert_eq!(ids(list(status(Status::Approved)).await), NONE);
+
+    let department = |d: &str| ApplicationFilter {
+        department: Some(d.into()),
+        ..ApplicationFilter::default()
+    };
+    assert_eq!(ids(list(department("FLT_A")).await), [a3.id, a1.id]);
+    assert_eq!(ids(list(department("FLT_B")).await), [a4.id, a2.id]);
+    assert_eq!(ids(list(department("FLT_C")).await), [a5.id, a4.id, a3.id]);
+    assert_eq!(ids(list(department("FLT_NOBODY")).await), NONE);
+
+    let overdue = list(ApplicationFilter {
+        overdue_on: Some(today),
+        ..ours()
+    })
+    .await;
+    assert_eq!(ids(overdue), [a5.id, a1.id]);
+    assert_eq!(
+        ids(list(ApplicationFilter {
+            not_overdue_on: Some(today),
+            ..ours()
+        })
+        .await),
+        [a4.id, a3.id, a2.id]
+    );
+    for a in &all {
+        assert_eq!(
+            a.is_overdue(today),
+            a.id == a5.id || a.id == a1.id,
+            "the store agrees with Application::is_overdue for {}",
+            a.id
+        );
+    }
+    // Due on the day itself is not late yet.
+    assert_eq!(
+        ids(list(ApplicationFilter {
+            overdue_on: Some(day("2024-06-01")),
+            ..ours()
+        })
+        .await),
+        NONE
+    );
+    // Filters combine.
+    assert_eq!(
+        ids(list(ApplicationFilter {
+            overdue_on: Some(today),
+            department: Some("FLT_C".into()),
+            ..ApplicationFilter::default()
+        })
+        .await),
+        [a5.id]
+    );
+    assert_eq!(
+        ids(list(ApplicationFilter {
+            overdue_on: Some(today),
+            ..status(Status::Received)
+        })
+        .await),
+        [a1.id]
+    );
+
+    // Pages.
+    let page = |limit: Option<i64>, offset: i64| ApplicationFilter {
+        limit,
+        offset,
+        ..ours()
+    };
+    assert_eq!(ids(list(page(Some(2), 0)).await), [a5.id, a4.id]);
+    assert_eq!(ids(list(page(Some(2), 2)).await), [a3.id, a2.id]);
+    assert_eq!(ids(list(page(Some(2), 4)).await), [a1.id]);
+    assert_eq!(ids(list(page(None, 3)).await), [a2.id, a1.id]);
+    assert_eq!(ids(list(page(Some(0), 0)).await), NONE);
+    assert_eq!(ids(list(page(Some(10), 5)).await), NONE);
 }

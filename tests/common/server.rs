@@ -69,6 +69,24 @@ impl TestServer {
         (status, body)
     }
 
+    /// POST `body` as JSON to `path`, returning status and JSON body.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request reaches the server");
+        let status = r.status().as_u16();
+        let body = r.json().await.expect("the answer is JSON");
+        (status, body)
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(s) = self.stop.take() {

@@ -31,6 +31,18 @@ pub(crate) fn encode(geometry: &Geometry<f64>) -> Option<(Vec<u8>, Bounds)> {
     Some((blob, Bounds::from_rect(rect)))
 }
 
+/// A blob for a geometry kept outside feature tables (an application's plot):
+/// as [`encode`] gives it, and for an empty geometry a blob without envelope
+/// instead of none, so storing never fails on emptiness.
+pub(crate) fn encode_any(geometry: &Geometry<f64>) -> Vec<u8> {
+    match encode(geometry) {
+        Some((blob, _)) => blob,
+        None => geometry
+            .to_gpkg_wkb(CoordDimensions::xy(), Some(SRS_ID), Vec::new())
+            .expect("writing WKB into memory cannot fail"),
+    }
+}
+
 /// Decodes a GeoPackage blob (any envelope kind, either byte order).
 pub(crate) fn decode(blob: &[u8]) -> Result<Geometry<f64>, String> {
     GpkgWkb(blob).to_geo().map_err(|e| e.to_string())
@@ -124,6 +136,19 @@ mod tests {
     fn empty_geometries_have_no_blob() {
         let empty: Geometry<f64> = geo_types::MultiPolygon::<f64>::new(vec![]).into();
         assert!(encode(&empty).is_none());
+    }
+
+    #[test]
+    fn empty_geometries_have_a_blob_outside_feature_tables() {
+        let empty: Geometry<f64> = geo_types::MultiPolygon::<f64>::new(vec![]).into();
+        let blob = encode_any(&empty);
+        assert_eq!(blob[3] & 0b0000_1110, 0, "envelope indicator 0: none");
+        assert_eq!(decode(&blob).unwrap(), empty);
+        let square: Geometry<f64> = geo_types::MultiPolygon::new(vec![
+            polygon![(x: 49.0, y: 55.5), (x: 49.5, y: 55.5), (x: 49.5, y: 56.0)],
+        ])
+        .into();
+        assert_eq!(encode_any(&square), encode(&square).unwrap().0);
     }
 
     #[test]

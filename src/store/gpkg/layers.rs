@@ -380,7 +380,7 @@ async fn identifier(conn: &mut SqliteConnection, code: &LayerCode, title: &str) 
 /// The update time of a write: now, at the microsecond precision the store
 /// keeps (so the value returned equals the value read back), and strictly after
 /// the previous one even if the clock stepped back or two writes share a microsecond.
-fn next_updated_at(previous: Option<DateTime<Utc>>) -> DateTime<Utc> {
+pub(crate) fn next_updated_at(previous: Option<DateTime<Utc>>) -> DateTime<Utc> {
     let now = DateTime::from_timestamp_micros(Utc::now().timestamp_micros())
         .expect("the current time is within chrono's range");
     match previous {
@@ -390,7 +390,7 @@ fn next_updated_at(previous: Option<DateTime<Utc>>) -> DateTime<Utc> {
 }
 
 /// How `imgis_layers.updated_at` is stored: RFC 3339, UTC, microseconds.
-fn timestamp(t: DateTime<Utc>) -> String {
+pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 

@@ -14,13 +14,17 @@
 //! The schema is `migrations/gpkg/`. Files:
 //! - [`file`]: refusing, untouched, any existing file that is not an imgis GeoPackage;
 //! - [`geometry`]: the GeoPackage geometry blob;
-//! - [`layers`]: the layer registry; [`features`]: feature rows and the bulk write.
+//! - [`layers`]: the layer registry; [`features`]: feature rows and the bulk write;
+//! - [`applications`]: catalog revisions and applications, in attribute tables
+//!   (`imgis_catalogs`, `imgis_applications`, `imgis_application_tasks`,
+//!   `imgis_application_events`).
 //!
 //! Durability and concurrency: WAL journal with `synchronous = FULL`, so a
 //! committed write survives a power cut; readers never wait for the writer; every
 //! write takes the write lock up front (`BEGIN IMMEDIATE`), so two writers queue
 //! (up to the busy timeout) instead of failing half-way on a lock upgrade.
 
+mod applications;
 mod features;
 mod file;
 mod geometry;
@@ -36,7 +40,10 @@ use sqlx::sqlite::{
 };
 
 use self::features::WriteMode;
-use super::{check_features, Result, Store, StoreError, WriteOutcome};
+use super::{check_features, Result, Store, StoreError, StoredCatalog, WriteOutcome};
+use crate::applications::{
+    Application, ApplicationFilter, ApplicationId, DecisionChange, NewApplication,
+};
 use crate::model::{
     Cadastral, Department, Feature, FeatureId, Layer, LayerCode, LayerSpec, NewFeature,
 };
@@ -397,5 +404,70 @@ impl Store for GpkgStore {
             // so this means the file was edited outside imgis.
             None => Ok(None),
         }
+    }
+
+    async fn save_catalog(&self, source: &str, text: &str) -> Result<StoredCatalog> {
+        let mut tx = self.begin_write().await?;
+        let saved = applications::save_catalog(&mut tx, source, text).await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a catalog"))?;
+        Ok(saved)
+    }
+
+    async fn catalog(&self) -> Result<Option<StoredCatalog>> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(StoreError::db("connecting"))?;
+        applications::catalog(&mut conn).await
+    }
+
+    async fn create_application(&self, new: &NewApplication) -> Result<Application> {
+        let mut tx = self.begin_write().await?;
+        let id = applications::create(&mut tx, new).await?;
+        let stored = applications::load(&mut tx, id)
+            .await?
+            .ok_or(StoreError::UnknownApplication(id))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing an application"))?;
+        Ok(stored)
+    }
+
+    async fn application(&self, id: ApplicationId) -> Result<Option<Application>> {
+        // A read transaction: row, tasks and history from one snapshot.
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a read"))?;
+        let found = applications::load(&mut tx, id).await?;
+        tx.commit().await.map_err(StoreError::db("ending a read"))?;
+        Ok(found)
+    }
+
+    async fn applications(&self, filter: &ApplicationFilter) -> Result<Vec<Application>> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a read"))?;
+        let found = applications::list(&mut tx, filter).await?;
+        tx.commit().await.map_err(StoreError::db("ending a read"))?;
+        Ok(found)
+    }
+
+    async fn record_decision(&self, change: &DecisionChange) -> Result<Application> {
+        let mut tx = self.begin_write().await?;
+        applications::decide(&mut tx, change).await?;
+        let stored = applications::load(&mut tx, change.application)
+            .await?
+            .ok_or(StoreError::UnknownApplication(change.application))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a decision"))?;
+        Ok(stored)
     }
 }

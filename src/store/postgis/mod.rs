@@ -3,6 +3,10 @@
 //! Bulk writes go through batched `INSERT … SELECT FROM UNNEST(…)` with ids taken
 //! from the identity sequence beforehand, so the ids the caller gets back are in
 //! input order without relying on `RETURNING` order.
+//!
+//! [`applications`]: catalog revisions and applications.
+
+mod applications;
 
 use std::time::Duration;
 
@@ -14,7 +18,10 @@ use geozero::{CoordDimensions, ToGeo, ToWkb};
 use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use super::{check_features, Result, Store, StoreError, WriteOutcome};
+use super::{check_features, Result, Store, StoreError, StoredCatalog, WriteOutcome};
+use crate::applications::{
+    Application, ApplicationFilter, ApplicationId, DecisionChange, NewApplication,
+};
 use crate::model::{
     Cadastral, Department, Feature, FeatureId, Layer, LayerCode, LayerSpec, NewFeature,
 };
@@ -64,6 +71,16 @@ impl PostgisStore {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// A read of several statements that sees one snapshot: an application's
+    /// row, tasks and history as of one moment, not mixed with a decision
+    /// committed between the statements.
+    async fn begin_read(&self) -> Result<Transaction<'_, Postgres>> {
+        self.pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await
+            .map_err(StoreError::db("starting a read"))
     }
 
     async fn write(
@@ -173,37 +190,41 @@ async fn insert_batch(
     Ok(())
 }
 
-/// Turns the constraint violations a write can meet into what the caller did wrong.
+/// Turns the constraint violations a feature or layer write can meet into
+/// what the caller did wrong.
 fn map_write_error(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if let Some(pg) = db.try_downcast_ref::<PgDatabaseError>() {
-            match (pg.code(), pg.constraint()) {
-                ("23505", Some("features_cadastral_idx")) => {
-                    // PostgreSQL says: Key (cadastral)=(16:50:011101:12) already exists.
-                    let number = pg
-                        .detail()
+    write_error("writing features")(e)
+}
+
+/// [`map_write_error`] for writes that are not about features: `context` says
+/// what was being written when the error is not the caller's.
+pub(super) fn write_error(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| {
+        if let sqlx::Error::Database(db) = &e {
+            if let Some(pg) = db.try_downcast_ref::<PgDatabaseError>() {
+                // PostgreSQL names the value in the detail: Key (cadastral)=(16:50:011101:12) already exists.
+                let key = || {
+                    pg.detail()
                         .and_then(|d| d.split_once("=(").map(|(_, rest)| rest))
                         .and_then(|rest| rest.split(')').next())
                         .unwrap_or("?")
-                        .to_owned();
-                    return StoreError::DuplicateCadastral(number);
+                        .to_owned()
+                };
+                match (pg.code(), pg.constraint()) {
+                    ("23505", Some("features_cadastral_idx")) => {
+                        return StoreError::DuplicateCadastral(key());
+                    }
+                    (
+                        "23503",
+                        Some("layers_department_fkey" | "application_tasks_department_fkey"),
+                    ) => {
+                        return StoreError::UnknownDepartment(key());
+                    }
+                    _ => {}
                 }
-                ("23503", Some("layers_department_fkey")) => {
-                    return StoreError::UnknownDepartment(
-                        pg.detail()
-                            .and_then(|d| d.split_once("=(").map(|(_, rest)| rest))
-                            .and_then(|rest| rest.split(')').next())
-                            .unwrap_or("?")
-                            .to_owned(),
-                    );
-                }
-                _ => {}
             }
         }
-    }
-    StoreError::Database {
-        context: "writing features",
-        source: e,
+        StoreError::Database { context, source: e }
     }
 }
 
@@ -466,6 +487,74 @@ impl Store for PostgisStore {
             .map_err(|_| StoreError::Migrate(format!("layers row has an invalid code: {code}")))?;
         let feature = feature_from_row(&code, &row)?;
         Ok(Some((code, feature)))
+    }
+
+    async fn save_catalog(&self, source: &str, text: &str) -> Result<StoredCatalog> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a write"))?;
+        let saved = applications::save_catalog(&mut tx, source, text).await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a catalog"))?;
+        Ok(saved)
+    }
+
+    async fn catalog(&self) -> Result<Option<StoredCatalog>> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(StoreError::db("connecting"))?;
+        applications::catalog(&mut conn).await
+    }
+
+    async fn create_application(&self, new: &NewApplication) -> Result<Application> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a write"))?;
+        let id = applications::create(&mut tx, new).await?;
+        let stored = applications::load(&mut tx, id)
+            .await?
+            .ok_or(StoreError::UnknownApplication(id))?;
+        tx.commit()
+            .await
+            .map_err(write_error("committing an application"))?;
+        Ok(stored)
+    }
+
+    async fn application(&self, id: ApplicationId) -> Result<Option<Application>> {
+        let mut tx = self.begin_read().await?;
+        let found = applications::load(&mut tx, id).await?;
+        tx.commit().await.map_err(StoreError::db("ending a read"))?;
+        Ok(found)
+    }
+
+    async fn applications(&self, filter: &ApplicationFilter) -> Result<Vec<Application>> {
+        let mut tx = self.begin_read().await?;
+        let found = applications::list(&mut tx, filter).await?;
+        tx.commit().await.map_err(StoreError::db("ending a read"))?;
+        Ok(found)
+    }
+
+    async fn record_decision(&self, change: &DecisionChange) -> Result<Application> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a write"))?;
+        applications::decide(&mut tx, change).await?;
+        let stored = applications::load(&mut tx, change.application)
+            .await?
+            .ok_or(StoreError::UnknownApplication(change.application))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a decision"))?;
+        Ok(stored)
     }
 }
 
