@@ -16,6 +16,8 @@
 //!   situation at a plot, with reasons, actions and due dates on the working-day calendar.
 //! - [`applications`]: registered applications, their tasks and decisions, the status
 //!   "most severe wins", and the statistics the city reports.
+//! - [`features`]: pages of a layer's features (bbox, property filters, id order) for
+//!   OGC API – Features, from the index.
 //! - [`demo`]: the deterministic generator of a Kazan-like demo city.
 //! - [`config`]: command-line flags, `IMGIS_*` environment and the config file, merged in one place.
 //! - [`app`]: opening the store, building the index, and running the HTTP server.
@@ -32,6 +34,7 @@ pub mod config;
 pub mod constraints;
 pub mod crs;
 pub mod demo;
+pub mod features;
 pub mod index;
 pub mod model;
 pub mod routing;

@@ -45,6 +45,8 @@ pub enum ApiError {
     #[error("{0}")]
     BadQuery(String),
     #[error("{0}")]
+    UnknownFeature(String),
+    #[error("{0}")]
     UnknownService(String),
     #[error("{0}")]
     UnknownLifeSituation(String),
@@ -96,6 +98,7 @@ impl ApiError {
             ApiError::InvalidGeometry(_) => (StatusCode::BAD_REQUEST, "invalid_geometry"),
             ApiError::GeometryTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "geometry_too_large"),
             ApiError::BadQuery(_) => (StatusCode::BAD_REQUEST, "invalid_parameter"),
+            ApiError::UnknownFeature(_) => (StatusCode::NOT_FOUND, "unknown_feature"),
             ApiError::UnknownService(_) => (StatusCode::NOT_FOUND, "unknown_service"),
             ApiError::UnknownLifeSituation(_) => (StatusCode::NOT_FOUND, "unknown_life_situation"),
             ApiError::UnknownApplication(_) => (StatusCode::NOT_FOUND, "unknown_application"),

@@ -7,6 +7,7 @@ mod archives;
 mod constraints;
 mod departments;
 pub mod error;
+mod features;
 mod health;
 mod layers;
 mod ogc_tiles;
@@ -39,6 +40,7 @@ pub fn router(app: AppState) -> Router {
         .merge(tiles::router())
         .merge(ogc_tiles::router())
         .merge(web::router())
+        .merge(features::router())
         .merge(archives::router())
         .fallback(not_found)
         .with_state(app)

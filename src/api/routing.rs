@@ -8,6 +8,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::NaiveDate;
@@ -139,25 +140,30 @@ pub(super) async fn plan(
 }
 
 impl Routed {
-    /// The answer as JSON, as `POST /route` gives it and applications keep it.
-    pub(super) fn to_json(&self, catalog_revision: &CatalogRevision) -> Value {
-        serde_json::to_value(DryRun {
+    /// The answer as `POST /route` gives it and applications keep it.
+    fn answer<'a>(&'a self, catalog_revision: &'a CatalogRevision) -> DryRun<'a> {
+        DryRun {
             plan: &self.plan,
             plot: &self.checked.report.plot,
             checked_layers: &self.checked.report.checked_layers,
             slivers_ignored: self.checked.report.slivers.len(),
             catalog_revision,
-        })
-        .expect("a route serializes to JSON")
+        }
+    }
+
+    /// [`Routed::answer`] as a JSON value, to store.
+    pub(super) fn to_json(&self, catalog_revision: &CatalogRevision) -> Value {
+        serde_json::to_value(self.answer(catalog_revision)).expect("a route serializes to JSON")
     }
 }
 
 async fn dry_run(
     State(app): State<AppState>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let body = RouteBody::parse(body)?;
     let submitted = body.submitted(app.today())?;
     let routed = plan(&app, &body, submitted).await?;
-    Ok(Json(routed.to_json(app.catalog_revision())))
+    // Serialized straight from the plan: no intermediate JSON tree.
+    Ok(Json(routed.answer(app.catalog_revision())).into_response())
 }

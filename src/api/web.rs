@@ -27,12 +27,12 @@ struct StyleFiles;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(index))
         .route("/web/{*path}", get(web_file))
         .route("/styles/{*path}", get(style_file))
 }
 
-async fn index(headers: HeaderMap) -> Result<Response, ApiError> {
+/// The web map's page (`GET /` for browsers; see `features::landing`).
+pub(super) async fn index(headers: HeaderMap) -> Result<Response, ApiError> {
     serve(WebFiles::get("index.html"), "index.html", &headers)
 }
 

@@ -17,7 +17,9 @@ pub struct LayerIndex {
     /// The layer's metadata at the version these features belong to.
     layer: Layer,
     tree: RTree<Entry>,
-    by_id: HashMap<FeatureId, Arc<Feature>>,
+    /// Every feature, ordered by id: lookups by id (binary search) and pages
+    /// of features in a stable order (OGC API – Features `offset`).
+    by_id: Vec<Arc<Feature>>,
     /// Only parcel layers fill this; empty elsewhere.
     by_cadastral: HashMap<Cadastral, FeatureId>,
     /// Extent of all features, lon/lat degrees; `None` for an empty layer.
@@ -86,7 +88,7 @@ impl LayerIndex {
     /// Builds the index of a layer in one pass; `bulk_load` packs the tree
     /// (faster to build and to query than inserting one by one).
     pub fn build(layer: Layer, features: Vec<Feature>) -> Self {
-        let mut by_id = HashMap::with_capacity(features.len());
+        let mut by_id = Vec::with_capacity(features.len());
         let mut by_cadastral = HashMap::new();
         let mut entries = Vec::with_capacity(features.len());
         let mut extent = None;
@@ -96,9 +98,13 @@ impl LayerIndex {
                 by_cadastral.insert(c.clone(), f.id);
             }
             extent = union(extent, envelope(&f.geometry));
-            by_id.insert(f.id, f.clone());
+            by_id.push(f.clone());
             // The store refuses empty geometries, so every feature has an envelope.
             entries.extend(entry(f));
+        }
+        // The store lists features by id; a caller that did not is sorted here.
+        if !by_id.is_sorted_by_key(|f| f.id) {
+            by_id.sort_by_key(|f| f.id);
         }
         Self {
             layer,
@@ -126,10 +132,15 @@ impl LayerIndex {
                 next.by_cadastral.insert(c.clone(), f.id);
             }
             next.extent = union(next.extent, envelope(&f.geometry));
-            next.by_id.insert(f.id, f.clone());
+            next.by_id.push(f.clone());
             if let Some(e) = entry(f) {
                 next.tree.insert(e);
             }
+        }
+        // Ids come from a sequence, so appended features sort last; a store
+        // that reused ids would be sorted here.
+        if !next.by_id.is_sorted_by_key(|f| f.id) {
+            next.by_id.sort_by_key(|f| f.id);
         }
         next
     }
@@ -183,7 +194,7 @@ impl LayerIndex {
                     })
                     .or_insert(t);
             };
-            for f in self.by_id.values() {
+            for f in &self.by_id {
                 if f.cadastral.is_some() {
                     merge("cadastral", FieldType::String);
                 }
@@ -207,7 +218,15 @@ impl LayerIndex {
     }
 
     pub fn feature(&self, id: FeatureId) -> Option<Arc<Feature>> {
-        self.by_id.get(&id).cloned()
+        self.by_id
+            .binary_search_by_key(&id, |f| f.id)
+            .ok()
+            .map(|k| self.by_id[k].clone())
+    }
+
+    /// Every feature, ordered by id.
+    pub fn features(&self) -> &[Arc<Feature>] {
+        &self.by_id
     }
 
     pub fn by_cadastral(&self, c: &Cadastral) -> Option<Arc<Feature>> {
@@ -244,7 +263,7 @@ impl LayerIndex {
         use geo::CoordsIter;
         use std::mem::size_of;
         let mut bytes = 0usize;
-        for f in self.by_id.values() {
+        for f in &self.by_id {
             // Arc header + the feature + its coordinates + its properties.
             bytes +=
                 16 + size_of::<Feature>() + f.geometry.coords_count() * size_of::<Coord<f64>>();
@@ -252,7 +271,7 @@ impl LayerIndex {
         }
         // R-tree leaves plus about one node per six entries; hash maps with their slack.
         bytes += self.tree.size() * size_of::<Entry>() * 7 / 6;
-        bytes += self.by_id.capacity() * (size_of::<FeatureId>() + size_of::<Arc<Feature>>() + 1);
+        bytes += self.by_id.capacity() * size_of::<Arc<Feature>>();
         bytes +=
             self.by_cadastral.capacity() * (size_of::<Cadastral>() + size_of::<FeatureId>() + 24);
         MemoryEstimate {

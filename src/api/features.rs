@@ -1,0 +1,459 @@
+//! OGC API – Features, Part 1 (Core, GeoJSON): what QGIS, GDAL and OWSLib
+//! read as a data source.
+//! - `GET /`: the landing page as JSON for clients (`f=json`, or an `Accept`
+//!   that asks for JSON and not HTML); browsers get the web map;
+//! - `GET /conformance`;
+//! - `GET /collections`, `GET /collections/{collection}`: every public layer;
+//! - `GET /collections/{collection}/items?bbox=&limit=&offset=&<property>=<value>`;
+//! - `GET /collections/{collection}/items/{featureId}`;
+//! - `GET /collections/{collection}/queryables`.
+//!
+//! Items come from the index, in id order; geometries are CRS84 (EPSG:4326
+//! lon/lat degrees). Unpublished layers do not exist here.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use geo_types::{coord, Rect};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::{base_url, web, ApiError, AppState};
+use crate::features::{self, ItemsQuery};
+use crate::index::{FieldType, LayerIndex};
+use crate::model::{Feature, LayerCode};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(landing))
+        .route("/conformance", get(conformance))
+        .route("/collections", get(collections))
+        .route("/collections/{layer}", get(collection))
+        .route("/collections/{layer}/items", get(items))
+        .route("/collections/{layer}/items/{id}", get(item))
+        .route("/collections/{layer}/queryables", get(queryables))
+}
+
+/// Features per page when the client gives no `limit`.
+pub const DEFAULT_LIMIT: usize = 100;
+/// The most features one page holds; a larger `limit` is lowered to it (the
+/// standard asks servers not to refuse it).
+pub const MAX_LIMIT: usize = 10_000;
+
+const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+const GEOJSON: &str = "application/geo+json";
+
+/// The conformance classes imgis implements.
+const CONFORMS_TO: [&str; 3] = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
+];
+
+/// `f=` of a JSON resource: absent, `json`, or (items) `geojson`.
+fn check_format(params: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    match params.get("f").map(String::as_str) {
+        None | Some("json" | "geojson") => Ok(()),
+        Some(other) => Err(ApiError::BadQuery(format!(
+            "f must be json here, not '{}'",
+            other.chars().take(16).collect::<String>()
+        ))),
+    }
+}
+
+/// Whether a client asked for JSON rather than a page for people.
+fn wants_json(params: &BTreeMap<String, String>, headers: &HeaderMap) -> bool {
+    match params.get("f").map(String::as_str) {
+        Some("json") => true,
+        Some(_) => false,
+        None => {
+            let accept = headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            accept.contains("json") && !accept.contains("text/html")
+        }
+    }
+}
+
+async fn landing(
+    Query(params): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if !wants_json(&params, &headers) {
+        return web::index(headers).await;
+    }
+    let base = base_url(&headers);
+    Ok(Json(json!({
+        "title": "imgis",
+        "description": "Municipal geo-information system: the city's layers (parcels, utility networks, zones) as OGC API – Features and vector tiles",
+        "links": [
+            { "rel": "self", "href": format!("{base}/?f=json"), "type": "application/json", "title": "this document" },
+            { "rel": "alternate", "href": format!("{base}/"), "type": "text/html", "title": "the web map" },
+            { "rel": "conformance", "href": format!("{base}/conformance"), "type": "application/json", "title": "conformance classes" },
+            { "rel": "data", "href": format!("{base}/collections"), "type": "application/json", "title": "the layers" },
+        ],
+    }))
+    .into_response())
+}
+
+async fn conformance(
+    Query(params): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    check_format(&params)?;
+    let base = base_url(&headers);
+    Ok(Json(json!({
+        "conformsTo": CONFORMS_TO,
+        "links": [{ "rel": "self", "href": format!("{base}/conformance"), "type": "application/json" }],
+    })))
+}
+
+/// A public layer by its collection id; anything else does not exist here.
+fn public_layer(app: &AppState, name: &str) -> Result<Arc<LayerIndex>, ApiError> {
+    let unknown = || {
+        ApiError::UnknownLayer(format!(
+            "collection '{}' does not exist; GET /collections lists them",
+            name.chars().take(64).collect::<String>()
+        ))
+    };
+    let code: LayerCode = name.parse().map_err(|_| unknown())?;
+    app.index()
+        .layer(&code)
+        .filter(|l| l.layer().spec.public)
+        .ok_or_else(unknown)
+}
+
+fn collection_json(base: &str, l: &LayerIndex) -> Value {
+    let spec = &l.layer().spec;
+    let code = spec.code.as_str();
+    let mut c = json!({
+        "id": code,
+        "title": spec.title,
+        "description": spec.description,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "links": [
+            { "rel": "self", "href": format!("{base}/collections/{code}"), "type": "application/json" },
+            { "rel": "items", "href": format!("{base}/collections/{code}/items"), "type": GEOJSON, "title": "the features" },
+            { "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables", "href": format!("{base}/collections/{code}/queryables"), "type": "application/schema+json" },
+            { "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "href": format!("{base}/collections/{code}/tiles"), "type": "application/json" },
+        ],
+        "imgis": {
+            "kind": spec.kind,
+            "department": spec.department,
+            "geometry_type": spec.geometry_type,
+            "version": l.layer().version,
+            "updated_at": l.layer().updated_at,
+            "feature_count": l.len(),
+        },
+    });
+    if let Some(e) = l.extent() {
+        c["extent"] = json!({
+            "spatial": { "bbox": [[e.min().x, e.min().y, e.max().x, e.max().y]], "crs": CRS84 },
+        });
+    }
+    c
+}
+
+async fn collections(
+    State(app): State<AppState>,
+    Query(params): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    check_format(&params)?;
+    let base = base_url(&headers);
+    let snapshot = app.index().snapshot();
+    let list: Vec<Value> = snapshot
+        .values()
+        .filter(|l| l.layer().spec.public)
+        .map(|l| collection_json(&base, l))
+        .collect();
+    Ok(Json(json!({
+        "links": [{ "rel": "self", "href": format!("{base}/collections"), "type": "application/json" }],
+        "collections": list,
+    })))
+}
+
+async fn collection(
+    State(app): State<AppState>,
+    Path(layer): Path<String>,
+    Query(params): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    check_format(&params)?;
+    let l = public_layer(&app, &layer)?;
+    Ok(Json(collection_json(&base_url(&headers), &l)))
+}
+
+/// The properties a collection can be filtered on, with their JSON types.
+fn queryable_fields(l: &LayerIndex) -> BTreeMap<String, &'static str> {
+    let mut fields: BTreeMap<String, &'static str> = l
+        .fields()
+        .iter()
+        .map(|(name, t)| {
+            let t = match t {
+                FieldType::Number => "number",
+                FieldType::Boolean => "boolean",
+                FieldType::String => "string",
+            };
+            (name.clone(), t)
+        })
+        .collect();
+    if l.layer().spec.kind == crate::model::LayerKind::Parcels {
+        fields.insert("cadastral".into(), "string");
+    }
+    fields
+}
+
+async fn queryables(
+    State(app): State<AppState>,
+    Path(layer): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let l = public_layer(&app, &layer)?;
+    let base = base_url(&headers);
+    let properties: serde_json::Map<String, Value> = queryable_fields(&l)
+        .into_iter()
+        .map(|(name, t)| (name.clone(), json!({ "title": name, "type": t })))
+        .collect();
+    let body = json!({
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$id": format!("{base}/collections/{}/queryables", l.code()),
+        "type": "object",
+        "title": l.layer().spec.title,
+        "properties": properties,
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/schema+json")],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// `bbox=west,south,east,north` (CRS84 degrees; a box crossing the
+/// antimeridian is not supported).
+fn parse_bbox(text: &str) -> Result<Rect<f64>, ApiError> {
+    let bad = |why: &str| {
+        ApiError::BadQuery(format!(
+            "bbox must be west,south,east,north in degrees (CRS84), {why}: '{}'",
+            text.chars().take(80).collect::<String>()
+        ))
+    };
+    let v: Vec<f64> = text
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad("four numbers"))?;
+    let [w, s, e, n] = match v.as_slice() {
+        [w, s, e, n] => [*w, *s, *e, *n],
+        // A 3D box: the heights are ignored (2D data).
+        [w, s, _, e, n, _] => [*w, *s, *e, *n],
+        _ => return Err(bad("four numbers")),
+    };
+    if !(v.iter().all(|x| x.is_finite())
+        && (-180.0..=180.0).contains(&w)
+        && (-180.0..=180.0).contains(&e)
+        && (-90.0..=90.0).contains(&s)
+        && (-90.0..=90.0).contains(&n))
+    {
+        return Err(bad("within -180..180 and -90..90"));
+    }
+    if w > e || s > n {
+        return Err(bad("west not east of east, south not north of north"));
+    }
+    Ok(Rect::new(coord! {x: w, y: s}, coord! {x: e, y: n}))
+}
+
+/// A whole number parameter within `range`.
+fn whole(name: &str, text: &str, min: usize) -> Result<usize, ApiError> {
+    text.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n >= min)
+        .ok_or_else(|| {
+            ApiError::BadQuery(format!(
+                "{name} must be a whole number of at least {min}, not '{}'",
+                text.chars().take(24).collect::<String>()
+            ))
+        })
+}
+
+/// A feature as GeoJSON: id, geometry, properties (with `cadastral` for parcels).
+struct FeatureJson<'a>(&'a Feature);
+
+impl Serialize for FeatureJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let f = self.0;
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("type", "Feature")?;
+        m.serialize_entry("id", &f.id)?;
+        m.serialize_entry("geometry", &geojson::Geometry::from(&f.geometry))?;
+        m.serialize_entry("properties", &Properties(f))?;
+        m.end()
+    }
+}
+
+struct Properties<'a>(&'a Feature);
+
+impl Serialize for Properties<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let f = self.0;
+        let extra = usize::from(f.cadastral.is_some());
+        let mut m = s.serialize_map(Some(f.properties.len() + extra))?;
+        if let Some(c) = &f.cadastral {
+            m.serialize_entry("cadastral", c.as_str())?;
+        }
+        for (k, v) in &f.properties {
+            if !(extra == 1 && k == "cadastral") {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.end()
+    }
+}
+
+fn geojson_response(body: Vec<u8>) -> Response {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON))],
+        body,
+    )
+        .into_response()
+}
+
+/// The standard parameters of `/items`; anything else must be a queryable.
+const ITEMS_PARAMS: [&str; 4] = ["bbox", "limit", "offset", "f"];
+
+async fn items(
+    State(app): State<AppState>,
+    Path(layer): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let l = public_layer(&app, &layer)?;
+    let pairs: Vec<(String, String)> = match &raw {
+        Some(q) => serde_urlencoded::from_str(q)
+            .map_err(|e| ApiError::BadQuery(format!("the query string cannot be read: {e}")))?,
+        None => Vec::new(),
+    };
+    let mut params: BTreeMap<String, String> = BTreeMap::new();
+    let fields = queryable_fields(&l);
+    let mut query = ItemsQuery {
+        limit: DEFAULT_LIMIT,
+        ..ItemsQuery::default()
+    };
+    for (name, value) in &pairs {
+        if params.insert(name.clone(), value.clone()).is_some() {
+            return Err(ApiError::BadQuery(format!(
+                "parameter '{}' is given twice",
+                name.chars().take(64).collect::<String>()
+            )));
+        }
+        match name.as_str() {
+            "bbox" => query.bbox = Some(parse_bbox(value)?),
+            "limit" => query.limit = whole("limit", value, 1)?.min(MAX_LIMIT),
+            "offset" => query.offset = whole("offset", value, 0)?,
+            "f" => {}
+            _ if fields.contains_key(name) => query.equals.push((name.clone(), value.clone())),
+            _ => {
+                return Err(ApiError::BadQuery(format!(
+                    "unknown parameter '{}': use {} or a queryable property (GET /collections/{}/queryables)",
+                    name.chars().take(64).collect::<String>(),
+                    ITEMS_PARAMS.join(", "),
+                    l.code()
+                )))
+            }
+        }
+    }
+    check_format(&params)?;
+    let page = features::items(&l, &query);
+    let base = base_url(&headers);
+    let link = |offset: usize, rel: &str| {
+        let mut p: Vec<(String, String)> = pairs
+            .iter()
+            .filter(|(k, _)| k != "offset" && k != "limit")
+            .cloned()
+            .collect();
+        p.push(("limit".into(), query.limit.to_string()));
+        p.push(("offset".into(), offset.to_string()));
+        let q = serde_urlencoded::to_string(&p).expect("pairs of strings encode");
+        json!({
+            "rel": rel,
+            "type": GEOJSON,
+            "href": format!("{base}/collections/{}/items?{q}", l.code()),
+        })
+    };
+    let mut links = vec![link(query.offset, "self")];
+    if query.offset + page.features.len() < page.matched {
+        links.push(link(query.offset + page.features.len(), "next"));
+    }
+    if query.offset > 0 {
+        links.push(link(query.offset.saturating_sub(query.limit), "prev"));
+    }
+    links.push(json!({
+        "rel": "collection",
+        "type": "application/json",
+        "href": format!("{base}/collections/{}", l.code()),
+    }));
+
+    #[derive(Serialize)]
+    struct Collection<'a> {
+        r#type: &'static str,
+        features: Vec<FeatureJson<'a>>,
+        #[serde(rename = "numberMatched")]
+        number_matched: usize,
+        #[serde(rename = "numberReturned")]
+        number_returned: usize,
+        #[serde(rename = "timeStamp")]
+        time_stamp: String,
+        links: Vec<Value>,
+        /// The layer version the page was read from: pages of one version
+        /// fit together; after an edit, start again.
+        layer_version: i64,
+    }
+    let body = Collection {
+        r#type: "FeatureCollection",
+        features: page.features.iter().map(|f| FeatureJson(f)).collect(),
+        number_matched: page.matched,
+        number_returned: page.features.len(),
+        time_stamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        links,
+        layer_version: l.layer().version,
+    };
+    let bytes = serde_json::to_vec(&body).map_err(ApiError::internal)?;
+    Ok(geojson_response(bytes))
+}
+
+async fn item(
+    State(app): State<AppState>,
+    Path((layer, id)): Path<(String, String)>,
+    Query(params): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    check_format(&params)?;
+    let l = public_layer(&app, &layer)?;
+    let missing = || {
+        ApiError::UnknownFeature(format!(
+            "collection '{}' has no feature '{}'",
+            l.code(),
+            id.chars().take(32).collect::<String>()
+        ))
+    };
+    let fid: i64 = id.parse().map_err(|_| missing())?;
+    let f = l.feature(fid).ok_or_else(missing)?;
+    let base = base_url(&headers);
+    let mut v = serde_json::to_value(FeatureJson(&f)).map_err(ApiError::internal)?;
+    v["links"] = json!([
+        { "rel": "self", "type": GEOJSON, "href": format!("{base}/collections/{}/items/{fid}", l.code()) },
+        { "rel": "collection", "type": "application/json", "href": format!("{base}/collections/{}", l.code()) },
+    ]);
+    let bytes = serde_json::to_vec(&v).map_err(ApiError::internal)?;
+    Ok(geojson_response(bytes))
+}

@@ -1,0 +1,312 @@
+//! OGC API – Features with real clients: GDAL's OAPIF driver (Debian
+//! `gdal-bin`, installed by scripts/test.sh) reads the collections and fetches
+//! a whole layer through paging; the items' bbox query returns exactly what
+//! the index holds there; bad parameters get 400/404 JSON, never 500.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use geo_types::{coord, Rect};
+use imgis::app;
+use imgis::demo::DemoOptions;
+use imgis::store::DynStore;
+use serde_json::Value;
+use tokio::process::Command;
+
+use common::server::TestServer;
+
+async fn demo_server(parcels: usize) -> (tempfile::TempDir, TestServer) {
+    let (dir, store) = common::gpkg_store().await;
+    let store: DynStore = Arc::new(store);
+    app::load_demo(&store, DemoOptions { parcels, seed: 42 })
+        .await
+        .expect("loading the demo city");
+    (dir, TestServer::start(store).await)
+}
+
+/// Runs a GDAL command line tool, failing the test with its output.
+async fn gdal(tool: &str, args: &[&str]) -> String {
+    let out = Command::new(tool)
+        .args(args)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{tool} (Debian gdal-bin) must be installed: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{tool} {args:?} failed: {}{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// `Feature Count: N` of an `ogrinfo -so` summary.
+fn feature_count(summary: &str) -> i64 {
+    summary
+        .lines()
+        .find_map(|l| l.strip_prefix("Feature Count: "))
+        .unwrap_or_else(|| panic!("no feature count in {summary}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gdal_lists_the_collections_and_fetches_a_whole_layer_through_paging() {
+    let (dir, server) = demo_server(1_500).await;
+    let base = format!("OAPIF:{}", server.url("/"));
+
+    // ogrinfo lists every public layer as a collection.
+    let listed = gdal("ogrinfo", &["-ro", "-q", &base]).await;
+    let snapshot = server.app.index().snapshot();
+    let public: BTreeSet<String> = snapshot
+        .values()
+        .filter(|l| l.layer().spec.public)
+        .map(|l| l.code().to_string())
+        .collect();
+    let names: BTreeSet<String> = listed
+        .lines()
+        .filter_map(|l| l.split_once(": ").map(|(_, rest)| rest))
+        .map(|rest| rest.split(' ').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, public, "{listed}");
+
+    // ogr2ogr copies the parcels, 200 per page, into a GeoPackage: every one.
+    let out = dir.path().join("copy.gpkg");
+    let out_path = out.to_str().unwrap();
+    gdal(
+        "ogr2ogr",
+        &[
+            "-f",
+            "GPKG",
+            out_path,
+            &base,
+            "parcels",
+            "-oo",
+            "PAGE_SIZE=200",
+        ],
+    )
+    .await;
+    let summary = gdal("ogrinfo", &["-ro", "-so", out_path, "parcels"]).await;
+    let parcels = snapshot.get(&"parcels".parse().unwrap()).unwrap();
+    assert_eq!(feature_count(&summary), parcels.len() as i64);
+    assert!(summary.contains("cadastral"), "{summary}");
+
+    // A bbox query through GDAL counts what the index holds there.
+    let e = parcels.extent().unwrap();
+    let (cx, cy) = ((e.min().x + e.max().x) / 2.0, (e.min().y + e.max().y) / 2.0);
+    let (w, s, east, n) = (cx - 0.004, cy - 0.003, cx + 0.004, cy + 0.003);
+    let in_index = parcels
+        .intersecting(Rect::new(coord! {x: w, y: s}, coord! {x: east, y: n}))
+        .count();
+    assert!(in_index > 10, "the box holds some parcels");
+    let spat = [w, s, east, n].map(|v| v.to_string());
+    let summary = gdal(
+        "ogrinfo",
+        &[
+            "-ro", "-so", &base, "parcels", "-spat", &spat[0], &spat[1], &spat[2], &spat[3],
+        ],
+    )
+    .await;
+    assert_eq!(feature_count(&summary), in_index as i64);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn items_pages_and_bbox_follow_the_index() {
+    let (_dir, server) = demo_server(800).await;
+    let parcels = server
+        .app
+        .index()
+        .layer(&"parcels".parse().unwrap())
+        .unwrap();
+
+    // Landing page and conformance for clients; the web map for browsers.
+    let r = server
+        .client
+        .get(server.url("/"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let landing: Value = r.json().await.unwrap();
+    let rels: BTreeSet<&str> = landing["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["rel"].as_str().unwrap())
+        .collect();
+    assert!(rels.is_superset(&BTreeSet::from(["self", "conformance", "data"])));
+    let html = server
+        .client
+        .get(server.url("/"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert!(html.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let (_, conformance) = server.get_json("/conformance").await;
+    assert!(conformance["conformsTo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c.as_str().unwrap().ends_with("/conf/geojson")));
+
+    // Walk every page by `next`: each id once, in order, all of them.
+    let mut url = server.url("/collections/parcels/items?limit=300");
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let r = server.client.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/geo+json");
+        let page: Value = r.json().await.unwrap();
+        assert_eq!(page["numberMatched"], parcels.len());
+        let features = page["features"].as_array().unwrap();
+        assert_eq!(page["numberReturned"], features.len());
+        for f in features {
+            seen.push(f["id"].as_i64().unwrap());
+            assert!(f["properties"]["cadastral"].is_string());
+        }
+        pages += 1;
+        match page["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "next")
+        {
+            Some(next) => url = next["href"].as_str().unwrap().to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(pages, parcels.len().div_ceil(300));
+    let expected: Vec<i64> = parcels.features().iter().map(|f| f.id).collect();
+    assert_eq!(seen, expected);
+
+    // A bbox returns exactly the index's features there.
+    let e = parcels.extent().unwrap();
+    let (cx, cy) = ((e.min().x + e.max().x) / 2.0, (e.min().y + e.max().y) / 2.0);
+    let bbox = Rect::new(
+        coord! {x: cx - 0.003, y: cy - 0.002},
+        coord! {x: cx + 0.003, y: cy + 0.002},
+    );
+    let mut in_index: Vec<i64> = parcels.intersecting(bbox).map(|f| f.id).collect();
+    in_index.sort_unstable();
+    let (status, page) = server
+        .get_json(&format!(
+            "/collections/parcels/items?limit=10000&bbox={},{},{},{}",
+            bbox.min().x,
+            bbox.min().y,
+            bbox.max().x,
+            bbox.max().y
+        ))
+        .await;
+    assert_eq!(status, 200);
+    let got: Vec<i64> = page["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_i64().unwrap())
+        .collect();
+    assert!(!in_index.is_empty());
+    assert_eq!(got, in_index);
+
+    // A property filter and one item.
+    let first = &parcels.features()[0];
+    let cadastral = first.cadastral.as_ref().unwrap().to_string();
+    let (status, page) = server
+        .get_json(&format!("/collections/parcels/items?cadastral={cadastral}"))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["numberMatched"], 1);
+    assert_eq!(page["features"][0]["id"], first.id);
+    let (status, one) = server
+        .get_json(&format!("/collections/parcels/items/{}", first.id))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(one["properties"]["cadastral"], cadastral);
+    assert_eq!(one["geometry"]["type"], "Polygon");
+
+    // Bad parameters: 400 or 404 JSON, never 500.
+    for (path, status, code) in [
+        (
+            "/collections/parcels/items?limit=-1",
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/collections/parcels/items?limit=0",
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/collections/parcels/items?limit=abc",
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/collections/parcels/items?offset=-5",
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/collections/parcels/items?bbox=1,2,3",
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/collections/parcels/items?bbox=a,b,c,d",
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/collections/parcels/items?bbox=10,10,5,5",
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/collections/parcels/items?bbox=0,0,200,10",
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/collections/parcels/items?colour=red",
+            400,
+            "invalid_parameter",
+        ),
+        (
+            "/collections/parcels/items?limit=1&limit=2",
+            400,
+            "invalid_parameter",
+        ),
+        ("/collections/parcels/items?f=xml", 400, "invalid_parameter"),
+        ("/collections/nowhere/items", 404, "unknown_layer"),
+        ("/collections/NOPE", 404, "unknown_layer"),
+        ("/collections/parcels/items/abc", 404, "unknown_feature"),
+        (
+            "/collections/parcels/items/999999999",
+            404,
+            "unknown_feature",
+        ),
+    ] {
+        let (s, b) = server.get_json(path).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (status, Some(code)),
+            "{path}: {b}"
+        );
+    }
+    // Above the maximum, `limit` is lowered, not refused.
+    let (s, b) = server
+        .get_json("/collections/parcels/items?limit=999999")
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(b["numberReturned"], parcels.len().min(10_000));
+    server.stop().await;
+}
