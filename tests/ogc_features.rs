@@ -310,3 +310,158 @@ async fn items_pages_and_bbox_follow_the_index() {
     assert_eq!(b["numberReturned"], parcels.len().min(10_000));
     server.stop().await;
 }
+
+/// The ids of a page.
+fn page_ids(page: &Value) -> Vec<i64> {
+    page["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_i64().unwrap())
+        .collect()
+}
+
+/// `lon lat` pairs to EPSG:32639 by GDAL's own `gdaltransform`.
+async fn gdaltransform_to_utm(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    use tokio::io::AsyncWriteExt;
+    let mut child = Command::new("gdaltransform")
+        .args([
+            "-s_srs",
+            "+proj=longlat +datum=WGS84 +no_defs",
+            "-t_srs",
+            "EPSG:32639",
+            "-output_xy",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gdaltransform (Debian gdal-bin) must be installed");
+    let mut input = String::new();
+    for (x, y) in points {
+        input.push_str(&format!("{x} {y}\n"));
+    }
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .await
+        .unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Vec<f64> = l.split_whitespace().map(|n| n.parse().unwrap()).collect();
+            (v[0], v[1])
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_in_other_crss_and_boxes_given_in_them() {
+    let (_dir, server) = demo_server(600).await;
+    let parcels = server
+        .app
+        .index()
+        .layer(&"parcels".parse().unwrap())
+        .unwrap();
+    let e = parcels.extent().unwrap();
+    let (cx, cy) = ((e.min().x + e.max().x) / 2.0, (e.min().y + e.max().y) / 2.0);
+    let (w, s, east, n) = (cx - 0.004, cy - 0.003, cx + 0.004, cy + 0.003);
+    let (_, crs84) = server
+        .get_json(&format!(
+            "/collections/parcels/items?limit=10000&bbox={w},{s},{east},{n}"
+        ))
+        .await;
+    let expected = page_ids(&crs84);
+    assert!(expected.len() > 5);
+
+    // The same box in EPSG:4326's axis order (latitude first) …
+    let (status, lat_first) = server
+        .get_json(&format!(
+            "/collections/parcels/items?limit=10000&bbox={s},{w},{n},{east}&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4326"
+        ))
+        .await;
+    assert_eq!(status, 200, "{lat_first}");
+    assert_eq!(page_ids(&lat_first), expected);
+    // … and in Web Mercator metres, where a lon/lat box stays a box.
+    let merc = |lon: f64, lat: f64| {
+        let r = 6_378_137.0_f64;
+        (
+            r * lon.to_radians(),
+            r * (std::f64::consts::FRAC_PI_4 + lat.to_radians() / 2.0)
+                .tan()
+                .ln(),
+        )
+    };
+    let ((mx1, my1), (mx2, my2)) = (merc(w, s), merc(east, n));
+    let (status, mercator) = server
+        .get_json(&format!(
+            "/collections/parcels/items?limit=10000&bbox={mx1},{my1},{mx2},{my2}&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/3857"
+        ))
+        .await;
+    assert_eq!(status, 200, "{mercator}");
+    assert_eq!(page_ids(&mercator), expected);
+
+    // Items in the city's metric CRS: where GDAL puts them, and said so.
+    let r = server
+        .client
+        .get(server.url(
+            "/collections/parcels/items?limit=20&crs=http://www.opengis.net/def/crs/EPSG/0/32639",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-crs"],
+        "<http://www.opengis.net/def/crs/EPSG/0/32639>"
+    );
+    let utm: Value = r.json().await.unwrap();
+    let (_, plain) = server.get_json("/collections/parcels/items?limit=20").await;
+    let ring = |page: &Value, k: usize| -> Vec<(f64, f64)> {
+        page["features"][k]["geometry"]["coordinates"][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
+            .collect()
+    };
+    for k in 0..20 {
+        let by_gdal = gdaltransform_to_utm(&ring(&plain, k)).await;
+        let ours = ring(&utm, k);
+        assert_eq!(by_gdal.len(), ours.len());
+        for (a, b) in by_gdal.iter().zip(&ours) {
+            assert!(
+                (a.0 - b.0).abs() < 0.01 && (a.1 - b.1).abs() < 0.01,
+                "{a:?} vs {b:?}"
+            );
+        }
+    }
+    // EPSG:4326 answers latitude first.
+    let (_, swapped) = server
+        .get_json(
+            "/collections/parcels/items?limit=1&crs=http://www.opengis.net/def/crs/EPSG/0/4326",
+        )
+        .await;
+    let a = &plain["features"][0]["geometry"]["coordinates"][0][0];
+    let b = &swapped["features"][0]["geometry"]["coordinates"][0][0];
+    assert_eq!((a[0].clone(), a[1].clone()), (b[1].clone(), b[0].clone()));
+
+    // The collection lists the CRSs; one not offered is refused.
+    let (_, c) = server.get_json("/collections/parcels").await;
+    assert_eq!(c["crs"].as_array().unwrap().len(), 4);
+    for path in [
+        "/collections/parcels/items?crs=http://www.opengis.net/def/crs/EPSG/0/2264",
+        "/collections/parcels/items?crs=EPSG:4326",
+        "/collections/parcels/items?bbox-crs=http://www.opengis.net/def/crs/EPSG/0/3857",
+        "/collections/parcels/items?bbox=0,0,1,1&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/9999",
+        "/collections/parcels/items/1?crs=nonsense",
+        "/collections/parcels/items/1?limit=3",
+    ] {
+        let (s, b) = server.get_json(path).await;
+        assert_eq!((s, b["error"].as_str()), (400, Some("invalid_parameter")), "{path}: {b}");
+    }
+    server.stop().await;
+}

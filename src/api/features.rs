@@ -19,12 +19,15 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use geo_types::{coord, Rect};
+use std::borrow::Cow;
+
+use geo_types::Geometry;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{base_url, web, ApiError, AppState};
+use crate::features::crs::FeatureCrs;
 use crate::features::{self, ItemsQuery};
 use crate::index::{FieldType, LayerIndex};
 use crate::model::{Feature, LayerCode};
@@ -50,10 +53,11 @@ const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 const GEOJSON: &str = "application/geo+json";
 
 /// The conformance classes imgis implements.
-const CONFORMS_TO: [&str; 3] = [
+const CONFORMS_TO: [&str; 4] = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ];
 
 /// `f=` of a JSON resource: absent, `json`, or (items) `geojson`.
@@ -130,15 +134,19 @@ fn public_layer(app: &AppState, name: &str) -> Result<Arc<LayerIndex>, ApiError>
         .ok_or_else(unknown)
 }
 
-fn collection_json(base: &str, l: &LayerIndex) -> Value {
+fn collection_json(base: &str, l: &LayerIndex, metric_srs: &str) -> Value {
     let spec = &l.layer().spec;
     let code = spec.code.as_str();
+    let crs: Vec<String> = FeatureCrs::offered(metric_srs)
+        .iter()
+        .map(FeatureCrs::uri)
+        .collect();
     let mut c = json!({
         "id": code,
         "title": spec.title,
         "description": spec.description,
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": crs,
         "storageCrs": CRS84,
         "links": [
             { "rel": "self", "href": format!("{base}/collections/{code}"), "type": "application/json" },
@@ -174,7 +182,7 @@ async fn collections(
     let list: Vec<Value> = snapshot
         .values()
         .filter(|l| l.layer().spec.public)
-        .map(|l| collection_json(&base, l))
+        .map(|l| collection_json(&base, l, &app.config().metric_srs))
         .collect();
     Ok(Json(json!({
         "links": [{ "rel": "self", "href": format!("{base}/collections"), "type": "application/json" }],
@@ -190,7 +198,11 @@ async fn collection(
 ) -> Result<Json<Value>, ApiError> {
     check_format(&params)?;
     let l = public_layer(&app, &layer)?;
-    Ok(Json(collection_json(&base_url(&headers), &l)))
+    Ok(Json(collection_json(
+        &base_url(&headers),
+        &l,
+        &app.config().metric_srs,
+    )))
 }
 
 /// The properties a collection can be filtered on, with their JSON types.
@@ -238,12 +250,14 @@ async fn queryables(
         .into_response())
 }
 
-/// `bbox=west,south,east,north` (CRS84 degrees; a box crossing the
-/// antimeridian is not supported).
-fn parse_bbox(text: &str) -> Result<Rect<f64>, ApiError> {
+/// `bbox=x1,y1,x2,y2` in `crs`'s axis order (CRS84: west,south,east,north
+/// in degrees; a box crossing the antimeridian is not supported), as the
+/// area it covers in CRS84.
+fn parse_bbox(text: &str, crs: &FeatureCrs) -> Result<geo_types::Polygon<f64>, ApiError> {
     let bad = |why: &str| {
         ApiError::BadQuery(format!(
-            "bbox must be west,south,east,north in degrees (CRS84), {why}: '{}'",
+            "bbox must be four numbers, lower corner then upper corner in the axis order of \
+             bbox-crs (CRS84: west,south,east,north in degrees), {why}: '{}'",
             text.chars().take(80).collect::<String>()
         ))
     };
@@ -251,25 +265,55 @@ fn parse_bbox(text: &str) -> Result<Rect<f64>, ApiError> {
         .split(',')
         .map(|p| p.trim().parse::<f64>())
         .collect::<Result<_, _>>()
-        .map_err(|_| bad("four numbers"))?;
-    let [w, s, e, n] = match v.as_slice() {
-        [w, s, e, n] => [*w, *s, *e, *n],
+        .map_err(|_| bad("not numbers"))?;
+    let b = match v.as_slice() {
+        [x1, y1, x2, y2] => [*x1, *y1, *x2, *y2],
         // A 3D box: the heights are ignored (2D data).
-        [w, s, _, e, n, _] => [*w, *s, *e, *n],
-        _ => return Err(bad("four numbers")),
+        [x1, y1, _, x2, y2, _] => [*x1, *y1, *x2, *y2],
+        _ => return Err(bad("not four numbers")),
     };
-    if !(v.iter().all(|x| x.is_finite())
-        && (-180.0..=180.0).contains(&w)
-        && (-180.0..=180.0).contains(&e)
-        && (-90.0..=90.0).contains(&s)
-        && (-90.0..=90.0).contains(&n))
-    {
-        return Err(bad("within -180..180 and -90..90"));
+    if !b.iter().all(|x| x.is_finite()) {
+        return Err(bad("not finite"));
     }
-    if w > e || s > n {
-        return Err(bad("west not east of east, south not north of north"));
+    if b[0] > b[2] || b[1] > b[3] {
+        return Err(bad("the lower corner is above or right of the upper one"));
     }
-    Ok(Rect::new(coord! {x: w, y: s}, coord! {x: e, y: n}))
+    if crs.is_geographic() {
+        let (lon, lat) = match crs {
+            FeatureCrs::Epsg4326 => ([b[1], b[3]], [b[0], b[2]]),
+            _ => ([b[0], b[2]], [b[1], b[3]]),
+        };
+        if !(lon.iter().all(|x| (-180.0..=180.0).contains(x))
+            && lat.iter().all(|y| (-90.0..=90.0).contains(y)))
+        {
+            return Err(bad("outside -180..180 and -90..90 degrees"));
+        }
+    }
+    crs.box_to_storage(b)
+        .map_err(|e| ApiError::BadQuery(format!("bbox cannot be brought to CRS84: {e}")))
+}
+
+/// A `crs` or `bbox-crs` parameter: one of the CRSs offered.
+fn parse_crs(name: &str, uri: &str, metric_srs: &str) -> Result<FeatureCrs, ApiError> {
+    FeatureCrs::from_uri(uri, metric_srs).ok_or_else(|| {
+        let offered: Vec<String> = FeatureCrs::offered(metric_srs)
+            .iter()
+            .map(FeatureCrs::uri)
+            .collect();
+        ApiError::BadQuery(format!(
+            "{name} '{}' is not offered; one of: {}",
+            uri.chars().take(80).collect::<String>(),
+            offered.join(", ")
+        ))
+    })
+}
+
+/// Content-Crs of an answer in `crs`.
+fn content_crs(crs: &FeatureCrs) -> (header::HeaderName, HeaderValue) {
+    (
+        header::HeaderName::from_static("content-crs"),
+        HeaderValue::from_str(&format!("<{}>", crs.uri())).expect("a CRS URI is a header value"),
+    )
 }
 
 /// A whole number parameter within `range`.
@@ -286,8 +330,25 @@ fn whole(name: &str, text: &str, min: usize) -> Result<usize, ApiError> {
         })
 }
 
-/// A feature as GeoJSON: id, geometry, properties (with `cadastral` for parcels).
-struct FeatureJson<'a>(&'a Feature);
+/// A feature as GeoJSON: id, geometry (stored, or in the CRS asked for),
+/// properties (with `cadastral` for parcels).
+struct FeatureJson<'a>(&'a Feature, Cow<'a, Geometry<f64>>);
+
+impl<'a> FeatureJson<'a> {
+    fn new(f: &'a Feature, crs: &FeatureCrs) -> Result<Self, ApiError> {
+        let geometry = match crs {
+            FeatureCrs::Crs84 => Cow::Borrowed(&f.geometry),
+            other => Cow::Owned(other.from_storage(&f.geometry).map_err(|e| {
+                ApiError::BadQuery(format!(
+                    "feature {} cannot be given in {}: {e}",
+                    f.id,
+                    other.uri()
+                ))
+            })?),
+        };
+        Ok(Self(f, geometry))
+    }
+}
 
 impl Serialize for FeatureJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -295,7 +356,7 @@ impl Serialize for FeatureJson<'_> {
         let mut m = s.serialize_map(Some(4))?;
         m.serialize_entry("type", "Feature")?;
         m.serialize_entry("id", &f.id)?;
-        m.serialize_entry("geometry", &geojson::Geometry::from(&f.geometry))?;
+        m.serialize_entry("geometry", &geojson::Geometry::from(self.1.as_ref()))?;
         m.serialize_entry("properties", &Properties(f))?;
         m.end()
     }
@@ -320,16 +381,19 @@ impl Serialize for Properties<'_> {
     }
 }
 
-fn geojson_response(body: Vec<u8>) -> Response {
+fn geojson_response(body: Vec<u8>, crs: &FeatureCrs) -> Response {
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON))],
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON)),
+            content_crs(crs),
+        ],
         body,
     )
         .into_response()
 }
 
 /// The standard parameters of `/items`; anything else must be a queryable.
-const ITEMS_PARAMS: [&str; 4] = ["bbox", "limit", "offset", "f"];
+const ITEMS_PARAMS: [&str; 6] = ["bbox", "bbox-crs", "crs", "limit", "offset", "f"];
 
 async fn items(
     State(app): State<AppState>,
@@ -357,7 +421,8 @@ async fn items(
             )));
         }
         match name.as_str() {
-            "bbox" => query.bbox = Some(parse_bbox(value)?),
+            // Read once every parameter is known: it depends on bbox-crs.
+            "bbox" | "bbox-crs" | "crs" => {}
             "limit" => query.limit = whole("limit", value, 1)?.min(MAX_LIMIT),
             "offset" => query.offset = whole("offset", value, 0)?,
             "f" => {}
@@ -373,6 +438,20 @@ async fn items(
         }
     }
     check_format(&params)?;
+    let metric_srs = &app.config().metric_srs;
+    let crs = match params.get("crs") {
+        Some(uri) => parse_crs("crs", uri, metric_srs)?,
+        None => FeatureCrs::Crs84,
+    };
+    let bbox_crs = match params.get("bbox-crs") {
+        Some(uri) => parse_crs("bbox-crs", uri, metric_srs)?,
+        None => FeatureCrs::Crs84,
+    };
+    if let Some(b) = params.get("bbox") {
+        query.bbox = Some(parse_bbox(b, &bbox_crs)?);
+    } else if params.contains_key("bbox-crs") {
+        return Err(ApiError::BadQuery("bbox-crs is given without bbox".into()));
+    }
     let page = features::items(&l, &query);
     let base = base_url(&headers);
     let link = |offset: usize, rel: &str| {
@@ -420,7 +499,11 @@ async fn items(
     }
     let body = Collection {
         r#type: "FeatureCollection",
-        features: page.features.iter().map(|f| FeatureJson(f)).collect(),
+        features: page
+            .features
+            .iter()
+            .map(|f| FeatureJson::new(f, &crs))
+            .collect::<Result<_, _>>()?,
         number_matched: page.matched,
         number_returned: page.features.len(),
         time_stamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -428,7 +511,7 @@ async fn items(
         layer_version: l.layer().version,
     };
     let bytes = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    Ok(geojson_response(bytes))
+    Ok(geojson_response(bytes, &crs))
 }
 
 async fn item(
@@ -438,6 +521,16 @@ async fn item(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_format(&params)?;
+    if let Some(unknown) = params.keys().find(|k| !["f", "crs"].contains(&k.as_str())) {
+        return Err(ApiError::BadQuery(format!(
+            "unknown parameter '{}': an item takes f and crs",
+            unknown.chars().take(64).collect::<String>()
+        )));
+    }
+    let crs = match params.get("crs") {
+        Some(uri) => parse_crs("crs", uri, &app.config().metric_srs)?,
+        None => FeatureCrs::Crs84,
+    };
     let l = public_layer(&app, &layer)?;
     let missing = || {
         ApiError::UnknownFeature(format!(
@@ -449,11 +542,11 @@ async fn item(
     let fid: i64 = id.parse().map_err(|_| missing())?;
     let f = l.feature(fid).ok_or_else(missing)?;
     let base = base_url(&headers);
-    let mut v = serde_json::to_value(FeatureJson(&f)).map_err(ApiError::internal)?;
+    let mut v = serde_json::to_value(FeatureJson::new(&f, &crs)?).map_err(ApiError::internal)?;
     v["links"] = json!([
         { "rel": "self", "type": GEOJSON, "href": format!("{base}/collections/{}/items/{fid}", l.code()) },
         { "rel": "collection", "type": "application/json", "href": format!("{base}/collections/{}", l.code()) },
     ]);
     let bytes = serde_json::to_vec(&v).map_err(ApiError::internal)?;
-    Ok(geojson_response(bytes))
+    Ok(geojson_response(bytes, &crs))
 }

@@ -7,7 +7,8 @@
 
 use std::sync::Arc;
 
-use geo_types::Rect;
+use geo::{BoundingRect, Intersects};
+use geo_types::Polygon;
 use serde_json::Value;
 
 use crate::index::LayerIndex;
@@ -16,8 +17,10 @@ use crate::model::Feature;
 /// What a page of items asks for.
 #[derive(Debug, Clone, Default)]
 pub struct ItemsQuery {
-    /// Only features whose geometry intersects this box, EPSG:4326 lon/lat degrees.
-    pub bbox: Option<Rect<f64>>,
+    /// Only features whose geometry intersects this area, EPSG:4326 lon/lat
+    /// degrees: a `bbox` in CRS84, or one given in another CRS (`bbox-crs`)
+    /// brought to lon/lat, where its edges are no longer straight.
+    pub bbox: Option<Polygon<f64>>,
     /// Only features whose property `name` equals the text (compared as the
     /// property's own type: a number as a number, a boolean as `true`/`false`).
     /// `cadastral` compares the parcel's cadastral number.
@@ -88,9 +91,16 @@ pub fn items(layer: &LayerIndex, query: &ItemsQuery) -> Page {
                 .collect();
             page(matching.len(), &mut matching.into_iter().cloned())
         }
-        (Some(bbox), _) => {
+        (Some(area), _) => {
+            let Some(envelope) = area.bounding_rect() else {
+                return Page {
+                    features: Vec::new(),
+                    matched: 0,
+                };
+            };
             let mut matching: Vec<&Arc<Feature>> = layer
-                .intersecting(*bbox)
+                .in_envelope(envelope)
+                .filter(|f| f.geometry.intersects(area))
                 .filter(|f| feature_matches(f, &query.equals))
                 .collect();
             // The R-tree answers in its own order; pages are in id order.
@@ -100,11 +110,13 @@ pub fn items(layer: &LayerIndex, query: &ItemsQuery) -> Page {
     }
 }
 
+pub mod crs;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::Utc;
-    use geo_types::{coord, Geometry};
+    use geo_types::{coord, Geometry, Rect};
     use serde_json::json;
 
     use crate::model::{GeometryType, Layer, LayerKind, LayerSpec};
@@ -160,7 +172,7 @@ mod tests {
         assert!(items(&l, &q(99, 3)).features.is_empty());
 
         let bbox = ItemsQuery {
-            bbox: Some(Rect::new(coord! {x: 4.5, y: -1.0}, coord! {x: 9.5, y: 1.0})),
+            bbox: Some(Rect::new(coord! {x: 4.5, y: -1.0}, coord! {x: 9.5, y: 1.0}).to_polygon()),
             limit: 2,
             offset: 1,
             ..ItemsQuery::default()
