@@ -1,8 +1,10 @@
 //! The planners' web map (`web/`) in a real browser: a demo city served on
 //! 127.0.0.1, and `tests/web/map.test.mjs` driving Debian's chromium through
 //! playwright-core against it (layers load without tile errors, the switcher
-//! groups them by department, search and click open a plot, bad numbers are
-//! explained). The screenshot lands in `target/artifacts/web-map.png`.
+//! groups them by department, search and click open a plot, the plot panel's
+//! route check shows what `POST /route` answers (departments, due dates,
+//! steps, a blocked building permit, a late or refused answer), bad numbers
+//! are explained). The screenshot lands in `target/artifacts/web-map.png`.
 //!
 //! Needs `node` (20 or later) and `/usr/bin/chromium` (Debian package
 //! `chromium`); without them the test fails and says what to install. It runs
@@ -120,8 +122,9 @@ async fn web_map_in_a_real_browser() {
     .expect("loading the demo city");
     let server = TestServer::start(store).await;
 
-    // The plot nearest the middle of the parcels: in the built-up centre,
-    // among zones and networks, which makes the screenshot worth a look.
+    // The plots by their distance from the middle of the parcels. The nearest
+    // is in the built-up centre, among zones and networks, which makes the
+    // screenshot worth a look.
     let parcels: LayerCode = "parcels".parse().expect("a valid layer code");
     let layer = server
         .app
@@ -130,7 +133,7 @@ async fn web_map_in_a_real_browser() {
         .expect("the demo city has a parcels layer");
     let extent = layer.extent().expect("the parcels layer is not empty");
     let middle = extent.center();
-    let cadastral = layer
+    let mut plots: Vec<(f64, String)> = layer
         .in_envelope(extent)
         .filter_map(|f| {
             let c = f.cadastral.as_ref()?;
@@ -138,9 +141,30 @@ async fn web_map_in_a_real_browser() {
             let d = (r.center().x - middle.x).hypot(r.center().y - middle.y);
             Some((d, c.to_string()))
         })
-        .min_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+        .collect();
+    plots.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let cadastral = plots
+        .first()
+        .map(|(_, c)| c.clone())
         .expect("a parcel with a cadastral number");
+
+    // The plot nearest the middle where a building permit is refused (in the
+    // demo city: housing in a sanitary protection zone), for the panel's warning.
+    let mut blocked = None;
+    for (_, plot) in &plots {
+        let (status, answer) = server
+            .post_json(
+                "/route",
+                &serde_json::json!({ "service": "building_permit", "cadastral": plot }),
+            )
+            .await;
+        assert_eq!(status, 200, "POST /route for {plot}: {answer}");
+        if answer["blocked"] == true {
+            blocked = Some(plot.clone());
+            break;
+        }
+    }
+    let blocked = blocked.expect("a plot of the demo city where a building permit is blocked");
 
     let screenshot = root.join("target").join("artifacts").join("web-map.png");
     let run = tokio::process::Command::new("node")
@@ -148,6 +172,7 @@ async fn web_map_in_a_real_browser() {
         .arg(server.url(""))
         .arg(&screenshot)
         .arg(&cadastral)
+        .arg(&blocked)
         .current_dir(&root)
         .kill_on_drop(true)
         .output();
@@ -158,7 +183,7 @@ async fn web_map_in_a_real_browser() {
     println!("{}", show(&output));
     assert!(
         output.status.success(),
-        "the web map test failed ({}) for plot {cadastral}:\n{}",
+        "the web map test failed ({}) for plots {cadastral} and {blocked}:\n{}",
         output.status,
         show(&output)
     );

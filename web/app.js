@@ -1,6 +1,7 @@
 // The planners' web map: every department's layers from this server's vector
 // tiles, a layer switcher by department, a legend, a cadastral number search
-// and a panel for the selected plot.
+// and a panel for the selected plot, with the route check of an application
+// for it (which departments must approve, by when).
 //
 // Test hooks: window.imgisMap is the MapLibre map; document.body.dataset.ready
 // becomes "true" once the style and the first tiles are in ("error" if the
@@ -10,6 +11,7 @@ import { ApiError, getJSON, parcelPath } from './js/api.js';
 import { geometryBbox, toBounds, unionBbox } from './js/geometry.js';
 import { renderLegend } from './js/legend.js';
 import { Panel } from './js/panel.js';
+import { RouteCheck } from './js/route.js';
 import { buildStyle, KINDS, loadTemplates, SELECTION_SOURCE } from './js/style.js';
 import { renderSwitcher } from './js/switcher.js';
 
@@ -128,6 +130,8 @@ async function start() {
 
   // Only the latest request for the panel may fill it.
   let selectionToken = 0;
+  // The route check keeps its own token: a check is asked after the plot is in.
+  const routeCheck = new RouteCheck();
 
   async function loadConstraints(cadastral, token) {
     try {
@@ -150,6 +154,9 @@ async function start() {
     }));
     setSelection(feature.geometry);
     loadConstraints(cadastral, token);
+    // Only a stored plot (its full record is in) can be routed by its number.
+    const routeSection = panel.routeSection(cadastral);
+    if (routeSection) routeCheck.show(routeSection, cadastral);
   }
 
   /** A click on a plot: the tile's attributes at once, then the full record. */

@@ -1,13 +1,16 @@
 // The planners' web map in a real browser (Debian chromium, driven by
 // playwright-core): it loads every layer without errors, lists the layers by
 // department, toggles them, finds a plot by cadastral number, opens a plot by
-// a click, and explains a bad number.
+// a click, checks an application's route in the plot panel against POST
+// /route, and explains a bad number.
 //
-// usage: node tests/web/map.test.mjs <base-url> <screenshot-path> [cadastral]
+// usage: node tests/web/map.test.mjs <base-url> <screenshot-path> [cadastral] [blocked-cadastral]
 //
 // Without a cadastral number the test zooms into the map and takes one from
-// the parcels layer. Exit code 0 when every check passes, 1 with the reason
-// otherwise. tests/web_map.rs runs it against a demo city.
+// the parcels layer. `blocked-cadastral` is a plot where a building permit is
+// refused; with it, the panel's warning is checked there. Exit code 0 when
+// every check passes, 1 with the reason otherwise. tests/web_map.rs runs it
+// against a demo city.
 
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -22,6 +25,10 @@ const ARGS = [
 const DEADLINE_MS = 240_000;
 /** Any one wait in the page. */
 const WAIT_MS = 60_000;
+/** The submission day typed into the route check: fixed, so the due dates are too. */
+const ROUTE_DAY = '2027-03-01';
+/** The words of the panel for the departments' actions. */
+const ACTION_WORDS = { approve: 'согласование', consult: 'консультация', block: 'запрет' };
 
 class CheckFailed extends Error {}
 
@@ -44,6 +51,131 @@ async function fetchJSON(base, p) {
   }
   const body = await r.json().catch(() => null);
   return { status: r.status, body };
+}
+
+async function postJSON(base, p, body) {
+  let r;
+  try {
+    r = await fetch(base + p, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  } catch (e) {
+    throw new CheckFailed(`the server at ${base} cannot be reached (POST ${p}): ${e.cause?.message ?? e.message}`);
+  }
+  const answer = await r.json().catch(() => null);
+  return { status: r.status, body: answer };
+}
+
+/** `YYYY-MM-DD` as the panel writes it: dd.mm.yyyy. */
+function ddmmyyyy(iso) {
+  const [y, m, d] = iso.split('-');
+  return `${d}.${m}.${y}`;
+}
+
+/** What the route section of the panel shows now. */
+function routeSection(page) {
+  return page.evaluate(() => {
+    const s = document.querySelector('#panel .panel-route');
+    if (!s) return null;
+    const text = (node) => node?.textContent ?? null;
+    return {
+      cadastral: s.dataset.cadastral ?? null,
+      state: s.dataset.state ?? null,
+      target: s.dataset.target ?? null,
+      message: text(s.querySelector('.route-message')),
+      due: text(s.querySelector('[data-field="due"]')),
+      blocked: text(s.querySelector('.route-blocked')),
+      blockItems: [...s.querySelectorAll('.route-blocked li')].map((li) => li.textContent),
+      departments: [...s.querySelectorAll('tr.route-department')].map((tr) => ({
+        code: tr.dataset.department,
+        name: text(tr.querySelector('.route-department-name')),
+        action: text(tr.querySelector('.route-action')),
+        due: text(tr.cells[2]),
+        reasons: [...(s.querySelector(`tr.route-reasons-row[data-department="${tr.dataset.department}"]`)
+          ?.querySelectorAll('.route-reasons li') ?? [])].map((li) => li.textContent),
+      })),
+      steps: [...s.querySelectorAll('.route-steps li')].map((li) => ({
+        service: li.dataset.service,
+        due: text(li.querySelector('.route-step-due')),
+        critical: li.classList.contains('critical'),
+      })),
+    };
+  });
+}
+
+/** Chooses a target in the panel's route check, types the day and presses the button. */
+async function pressRoute(page, value, day) {
+  await page.waitForSelector('#panel .panel-route #route-target', { timeout: WAIT_MS });
+  await page.selectOption('#route-target', value);
+  await page.fill('#route-date', day);
+  await page.click('#route-check');
+}
+
+/** Waits until the route section shows an answer for `code` (or an error). */
+async function routeAnswered(page, code) {
+  await page.waitForFunction((c) => {
+    const s = document.querySelector('#panel .panel-route');
+    return s && (s.dataset.state === 'error' || (s.dataset.state === 'ok' && s.dataset.target === c));
+  }, code, { timeout: WAIT_MS });
+  return routeSection(page);
+}
+
+/** The panel's route section against the server's own answer for the same plot, target and day. */
+function compareRoute(shown, answer, what) {
+  check(shown.state === 'ok', `${what}: the panel shows "${shown.message}" instead of the route`);
+  const expected = answer.departments.map((d) => `${d.department}=${d.name}`);
+  const listed = shown.departments.map((d) => `${d.code}=${d.name}`);
+  check(JSON.stringify(listed) === JSON.stringify(expected),
+    `${what}: the panel lists departments ${JSON.stringify(listed)}, POST /route answers ${JSON.stringify(expected)}`);
+  check(shown.due === ddmmyyyy(answer.due), `${what}: the panel's due date is "${shown.due}", POST /route says ${answer.due}`);
+  for (const [i, d] of answer.departments.entries()) {
+    const row = shown.departments[i];
+    check(row.action === ACTION_WORDS[d.action], `${what}: ${d.department} acts "${row.action}", expected "${ACTION_WORDS[d.action]}"`);
+    check(row.due === ddmmyyyy(d.due), `${what}: ${d.department} is due "${row.due}", expected ${ddmmyyyy(d.due)}`);
+    const reasons = answer.approvals.filter((a) => a.department === d.department).flatMap((a) => a.reasons);
+    check(row.reasons.length === reasons.length,
+      `${what}: ${d.department} has ${row.reasons.length} reasons in the panel, ${reasons.length} in POST /route`);
+    for (const [j, r] of reasons.entries()) {
+      if (r.kind !== 'rule') continue;
+      const line = row.reasons[j];
+      check(line.includes(r.note), `${what}: reason ${j + 1} of ${d.department} is "${line}", without the note "${r.note}"`);
+      if (r.zone) {
+        const m2 = r.zone.overlap_m2.toLocaleString('ru-RU', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+        check(line.includes(r.zone.zone_type_name) && line.includes(m2),
+          `${what}: reason ${j + 1} of ${d.department} is "${line}", without "${r.zone.zone_type_name}" and ${m2} м²`);
+      }
+    }
+  }
+  check((shown.blocked !== null) === answer.blocked,
+    `${what}: the panel ${shown.blocked === null ? 'shows no' : 'shows a'} block warning, POST /route says blocked = ${answer.blocked}`);
+  if (answer.blocked) {
+    check(shown.blockItems.length === answer.block_reasons.length,
+      `${what}: ${shown.blockItems.length} block reasons in the panel, ${answer.block_reasons.length} in POST /route`);
+    for (const [i, b] of answer.block_reasons.entries()) {
+      const name = answer.departments.find((d) => d.department === b.department)?.name ?? b.department;
+      for (const part of [name, b.note, b.zone?.zone_type_name].filter(Boolean)) {
+        check(shown.blockItems[i].includes(part), `${what}: block reason "${shown.blockItems[i]}" lacks "${part}"`);
+      }
+    }
+  }
+  if (answer.target.kind === 'life_situation') {
+    const expectedSteps = answer.steps.map((st) => `${st.service} ${ddmmyyyy(st.due)}${st.critical ? ' critical' : ''}`);
+    const shownSteps = shown.steps.map((st) => `${st.service} ${st.due}${st.critical ? ' critical' : ''}`);
+    check(JSON.stringify(shownSteps) === JSON.stringify(expectedSteps),
+      `${what}: the panel's steps are ${JSON.stringify(shownSteps)}, POST /route has ${JSON.stringify(expectedSteps)}`);
+  } else {
+    check(shown.steps.length === 0, `${what}: a single service shows ${shown.steps.length} steps`);
+  }
+}
+
+/** Checks a route in the panel: pressed there, and asked of the server by the test itself. */
+async function checkRoute(page, base, cadastral, kind, code) {
+  const what = `${kind} ${code} at ${cadastral} on ${ROUTE_DAY}`;
+  const { status, body: answer } = await postJSON(base, '/route', { [kind]: code, cadastral, submitted: ROUTE_DAY });
+  check(status === 200, `POST /route for ${what} answered ${status}: ${JSON.stringify(answer)}`);
+  await pressRoute(page, `${kind}:${code}`, ROUTE_DAY);
+  const shown = await routeAnswered(page, code);
+  check(shown.cadastral === cadastral, `${what}: the route section belongs to ${shown.cadastral}`);
+  compareRoute(shown, answer, what);
+  return answer;
 }
 
 /** True if the point [lon, lat] is inside the polygon rings (even-odd rule). */
@@ -108,9 +240,12 @@ async function settle(page) {
   await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => resolve())));
 }
 
-async function run(base, screenshotPath, givenCadastral, state) {
+async function run(base, screenshotPath, givenCadastral, blockedCadastral, state) {
   const { status: ls, body: layersBody } = await fetchJSON(base, '/layers');
   check(ls === 200 && Array.isArray(layersBody?.layers), `GET /layers answered ${ls}`);
+  const { status: cs, body: catalog } = await fetchJSON(base, '/catalog');
+  check(cs === 200 && Array.isArray(catalog?.services) && Array.isArray(catalog?.life_situations),
+    `GET /catalog answered ${cs}`);
   const { status: ds, body: deptBody } = await fetchJSON(base, '/departments');
   check(ds === 200 && Array.isArray(deptBody?.departments), `GET /departments answered ${ds}`);
   const layers = layersBody.layers;
@@ -125,10 +260,16 @@ async function run(base, screenshotPath, givenCadastral, state) {
   // Everything the page reports, checked at the end (and on the way).
   const pageErrors = [];
   const consoleErrors = [];
+  const dialogs = [];
   const tileResponses = [];
   const failedRequests = [];
   const expectedFailures = new Set();
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  // The panel shows its errors itself: an alert() would be a failure.
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    d.dismiss().catch(() => {});
+  });
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push({ text: m.text(), url: m.location()?.url ?? '' });
   });
@@ -308,14 +449,99 @@ async function run(base, screenshotPath, givenCadastral, state) {
   check(Object.keys(fields).length >= 3, `the panel shows only ${JSON.stringify(fields)}`);
   ok(`a click on ${cadastral} opens the panel with ${Object.keys(fields).length} attributes`);
 
-  // The screenshot: the plot in its neighbourhood, selected, with its panel.
+  // 7. The route check in the panel: every service and life situation of the
+  // catalog to choose from, and for the service excavation_order the
+  // departments and due date of POST /route for the same plot and day.
+  await page.waitForSelector('#panel .panel-route #route-target', { timeout: WAIT_MS });
+  const choices = await page.evaluate(() => [...document.querySelectorAll('#route-target optgroup')].map((g) => ({
+    label: g.label,
+    values: [...g.querySelectorAll('option')].map((o) => o.value),
+  })));
+  const expectedChoices = [
+    { label: 'Услуги', values: catalog.services.map((s) => `service:${s.code}`) },
+    { label: 'Жизненные ситуации', values: catalog.life_situations.map((l) => `life_situation:${l.code}`) },
+  ];
+  check(JSON.stringify(choices) === JSON.stringify(expectedChoices),
+    `the route check offers ${JSON.stringify(choices)}, GET /catalog has ${JSON.stringify(expectedChoices)}`);
+  ok(`the route check offers ${catalog.services.length} services and ${catalog.life_situations.length} life situations`);
+  const excavation = await checkRoute(page, base, cadastral, 'service', 'excavation_order');
+  ok(`excavation_order at ${cadastral}: ${excavation.departments.map((d) => d.department).join(', ')}, due ${ddmmyyyy(excavation.due)}, as POST /route says`);
+
+  // The screenshot: the plot in its neighbourhood, selected, with its panel and route.
   await page.evaluate(() => window.imgisMap.zoomTo(16.5, { duration: 0 }));
   await settle(page);
+  await page.evaluate(() => document.querySelector('#panel .panel-route')?.scrollIntoView({ block: 'start' }));
   await mkdir(path.dirname(path.resolve(screenshotPath)), { recursive: true });
   await page.screenshot({ path: screenshotPath });
   ok(`screenshot saved to ${screenshotPath}`);
 
-  // 7. Bad numbers get a clear message, and the panel stays as it was.
+  // 8. A life situation shows its steps in order with their due dates.
+  const situation = catalog.life_situations.find((l) => l.code === 'build_office') ?? catalog.life_situations[0];
+  if (situation) {
+    const answer = await checkRoute(page, base, cadastral, 'life_situation', situation.code);
+    ok(`life situation ${situation.code}: ${answer.steps.length} steps and ${answer.departments.length} departments, as POST /route says`);
+  }
+
+  // 9. Only the latest check fills the section: an earlier answer that comes
+  // late (held back here) does not overwrite a later one.
+  let held = null;
+  await page.route('**/route', async (route) => {
+    if (held) {
+      await route.continue();
+      return;
+    }
+    held = new Promise((resolve) => {
+      setTimeout(() => route.continue().then(resolve, resolve), 1_500);
+    });
+  });
+  const late = page.waitForResponse((r) => new URL(r.url()).pathname === '/route'
+    && (r.request().postData() ?? '').includes('excavation_order'), { timeout: WAIT_MS });
+  await pressRoute(page, 'service:excavation_order', ROUTE_DAY);
+  await page.waitForFunction(() => document.querySelector('#panel .panel-route')?.dataset.state === 'busy', null, { timeout: WAIT_MS });
+  const { status: bs, body: building } = await postJSON(base, '/route', { service: 'building_permit', cadastral, submitted: ROUTE_DAY });
+  check(bs === 200, `POST /route for building_permit at ${cadastral} answered ${bs}: ${JSON.stringify(building)}`);
+  await pressRoute(page, 'service:building_permit', ROUTE_DAY);
+  compareRoute(await routeAnswered(page, 'building_permit'), building, `building_permit at ${cadastral}`);
+  await held;
+  await (await late).finished();
+  // The held answer is in; give the page a moment to (not) show it.
+  await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 300)));
+  const afterLate = await routeSection(page);
+  check(afterLate.target === 'building_permit', `a late answer for excavation_order replaced the route of building_permit (${afterLate.target})`);
+  compareRoute(afterLate, building, `building_permit at ${cadastral}, after a late answer`);
+  await page.unroute('**/route');
+  ok(`building_permit at ${cadastral} replaces excavation_order in the section; a late earlier answer is dropped`);
+
+  // 10. A server error is a message in the section (no alert).
+  const refusal = { error: 'unavailable', message: 'проверка маршрутов временно недоступна' };
+  await page.route('**/route', (route) => route.fulfill({
+    status: 503, contentType: 'application/json', body: JSON.stringify(refusal),
+  }));
+  expectedFailures.add('/route 503');
+  await pressRoute(page, 'service:excavation_order', ROUTE_DAY);
+  const failed = await routeAnswered(page, 'excavation_order');
+  await page.unroute('**/route');
+  check(failed.state === 'error' && failed.message?.includes(refusal.message),
+    `a refused route shows "${failed.message}" (state ${failed.state}), expected the server's message`);
+  check(failed.departments.length === 0, 'a refused route still shows the departments of an earlier answer');
+  check(dialogs.length === 0, `the page opened dialogs: ${JSON.stringify(dialogs)}`);
+  ok(`a server error is shown in the section: «${failed.message}»`);
+
+  // 11. A plot where a building permit is refused gets a clear warning.
+  if (blockedCadastral) {
+    await page.fill('#search-input', blockedCadastral);
+    await page.press('#search-input', 'Enter');
+    await page.waitForFunction((c) => {
+      const p = document.getElementById('panel');
+      return !p.hidden && p.dataset.cadastral === c && p.dataset.complete === 'true'
+        && document.querySelector('#panel .panel-route #route-target');
+    }, blockedCadastral, { timeout: WAIT_MS });
+    const blocked = await checkRoute(page, base, blockedCadastral, 'service', 'building_permit');
+    check(blocked.blocked, `POST /route does not block building_permit at ${blockedCadastral}`);
+    ok(`building_permit at ${blockedCadastral} is shown blocked: ${blocked.block_reasons.map((b) => `${b.department} (${b.zone?.zone_type ?? 'rule'})`).join(', ')}`);
+  }
+
+  // 12. Bad numbers get a clear message, and the panel stays as it was.
   const searchFor = async (text) => {
     const before = await page.evaluate(() => document.getElementById('search-message').textContent);
     await page.fill('#search-input', text);
@@ -337,17 +563,19 @@ async function run(base, screenshotPath, givenCadastral, state) {
   check(/не найден/i.test(unknownMessage), `an unknown number gives "${unknownMessage}", expected "не найден"`);
   ok(`an unknown number is explained: «${unknownMessage}»`);
 
-  // 8. Nothing went wrong on the way.
+  // 13. Nothing went wrong on the way.
   const mapErrors = await page.evaluate(() => window.imgisErrors);
   check(mapErrors.length === 0, `map errors: ${JSON.stringify(mapErrors)}`);
   check(pageErrors.length === 0, `page errors: ${JSON.stringify(pageErrors)}`);
+  check(dialogs.length === 0, `the page opened dialogs: ${JSON.stringify(dialogs)}`);
   const unexpected = consoleErrors.filter((e) => {
     // The browser logs every 4xx as a console error. The deliberate bad
-    // searches are expected, and so is a 404 from the constraints endpoint
-    // on a server that does not have it yet.
+    // searches are expected, and so are the route refusal the test staged
+    // and a 404 from the constraints endpoint on a server that does not have it yet.
     const u = e.url ? new URL(e.url) : null;
     if (u && /Failed to load resource/.test(e.text)) {
       if (expectedFailures.has(u.pathname)) return false;
+      if (u.pathname === '/route' && /503/.test(e.text) && expectedFailures.has('/route 503')) return false;
       if (/^\/parcels\/[^/]+\/constraints$/.test(u.pathname) && /404/.test(e.text)) return false;
     }
     return true;
@@ -361,9 +589,9 @@ async function run(base, screenshotPath, givenCadastral, state) {
 }
 
 async function main() {
-  const [baseArg, screenshotPath, cadastral] = process.argv.slice(2);
+  const [baseArg, screenshotPath, cadastral, blockedCadastral] = process.argv.slice(2);
   if (!baseArg || !screenshotPath) {
-    console.error('usage: node tests/web/map.test.mjs <base-url> <screenshot-path> [cadastral]');
+    console.error('usage: node tests/web/map.test.mjs <base-url> <screenshot-path> [cadastral] [blocked-cadastral]');
     return 1;
   }
   const base = baseArg.replace(/\/+$/, '');
@@ -373,7 +601,7 @@ async function main() {
     process.exit(1);
   }, DEADLINE_MS);
   try {
-    await run(base, screenshotPath, cadastral, state);
+    await run(base, screenshotPath, cadastral, blockedCadastral, state);
     console.log(`web map: all ${passed} checks passed`);
     return 0;
   } catch (e) {

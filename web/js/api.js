@@ -1,6 +1,6 @@
 // The server's HTTP API, as the map uses it. Every error answer of the server
-// is JSON { error, message }; getJSON turns it into an ApiError that keeps
-// the status and the error code, so callers can tell 404 from 400.
+// is JSON { error, message }; getJSON and postJSON turn it into an ApiError
+// that keeps the status and the error code, so callers can tell 404 from 400.
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -14,10 +14,24 @@ export class ApiError extends Error {
 }
 
 /** GET `path` (same origin) and parse the JSON answer; throws ApiError. */
-export async function getJSON(path, { signal } = {}) {
+export function getJSON(path, { signal } = {}) {
+  return requestJSON(path, { headers: { Accept: 'application/json' }, signal });
+}
+
+/** POST `body` as JSON to `path` (same origin) and parse the JSON answer; throws ApiError. */
+export function postJSON(path, body, { signal } = {}) {
+  return requestJSON(path, {
+    method: 'POST',
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+    signal,
+  });
+}
+
+async function requestJSON(path, init) {
   let response;
   try {
-    response = await fetch(path, { headers: { Accept: 'application/json' }, signal });
+    response = await fetch(path, init);
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(0, 'unreachable', `сервер недоступен (${e.message})`);

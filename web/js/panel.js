@@ -1,5 +1,6 @@
 // The side panel: attributes of the selected plot (or of any other object),
-// and the plot's constraints when the server offers them.
+// the plot's constraints when the server offers them, and a place for the
+// route check (js/route.js fills it).
 
 /** The parcel attributes, in the order planners read them. */
 const PARCEL_FIELDS = ['address', 'district', 'permitted_use', 'land_category', 'ownership', 'area_m2'];
@@ -76,7 +77,8 @@ function format(value) {
   return String(value);
 }
 
-function el(tag, props = {}, ...children) {
+/** An element with properties and children; text goes in as text, never as HTML. */
+export function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   Object.assign(node, props);
   node.append(...children);
@@ -184,7 +186,9 @@ export class Panel {
     status.hidden = !note;
     const constraints = el('section', { className: 'panel-constraints' });
     constraints.hidden = true;
-    children.push(status, constraints);
+    const route = el('section', { className: 'panel-route' });
+    route.hidden = true;
+    children.push(status, constraints, route);
     this.body.replaceChildren(...children);
     this.open();
   }
@@ -201,6 +205,15 @@ export class Panel {
       : el('p', { className: 'muted', textContent: 'Зон с особыми условиями, пересекающих участок, не найдено.' });
     section.replaceChildren(heading, content);
     section.hidden = false;
+  }
+
+  /**
+   * The (empty, hidden) section for the route check of the shown plot, or
+   * null when the panel shows something else now.
+   */
+  routeSection(cadastral) {
+    if (this.root.dataset.cadastral !== cadastral) return null;
+    return this.body.querySelector('.panel-route');
   }
 
   /** Shows any other object: its layer's title and all its attributes. */
