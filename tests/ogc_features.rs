@@ -465,3 +465,97 @@ async fn items_in_other_crss_and_boxes_given_in_them() {
     }
     server.stop().await;
 }
+
+/// The Python that has OWSLib: `IMGIS_TEST_PYTHON` (scripts/test.sh makes a
+/// virtual environment with it), else `python3`.
+fn python() -> String {
+    std::env::var("IMGIS_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owslib_reads_conformance_collections_and_items() {
+    let (_dir, server) = demo_server(700).await;
+    let parcels = server
+        .app
+        .index()
+        .layer(&"parcels".parse().unwrap())
+        .unwrap();
+    let e = parcels.extent().unwrap();
+    let (cx, cy) = ((e.min().x + e.max().x) / 2.0, (e.min().y + e.max().y) / 2.0);
+    let bbox = Rect::new(
+        coord! {x: cx - 0.003, y: cy - 0.002},
+        coord! {x: cx + 0.003, y: cy + 0.002},
+    );
+    let mut in_index: Vec<i64> = parcels.intersecting(bbox).map(|f| f.id).collect();
+    in_index.sort_unstable();
+    assert!(!in_index.is_empty());
+    let limit = 500;
+    let args: Vec<String> = vec![
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/owslib/features.py").into(),
+        server.url(""),
+        "parcels".into(),
+        bbox.min().x.to_string(),
+        bbox.min().y.to_string(),
+        bbox.max().x.to_string(),
+        bbox.max().y.to_string(),
+        limit.to_string(),
+    ];
+    let out = Command::new(python())
+        .args(&args)
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "OWSLib failed (scripts/test.sh installs it in a virtual environment): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read: Value = serde_json::from_slice(&out.stdout).expect("the script prints JSON");
+    assert!(read["conformance"].as_array().unwrap().iter().any(|c| c
+        .as_str()
+        .unwrap()
+        .ends_with("ogcapi-features-1/1.0/conf/core")));
+    let public: BTreeSet<String> = server
+        .app
+        .index()
+        .snapshot()
+        .values()
+        .filter(|l| l.layer().spec.public)
+        .map(|l| l.code().to_string())
+        .collect();
+    let collections: BTreeSet<String> = read["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(collections, public);
+    assert_eq!(read["collection_id"], "parcels");
+    let ids: Vec<i64> = read["bbox_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, in_index);
+    assert_eq!(read["bbox_matched"], in_index.len());
+    let first: Vec<i64> = read["first_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    let expected: Vec<i64> = parcels
+        .features()
+        .iter()
+        .take(limit)
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(first, expected);
+    assert_eq!(
+        read["first_next"].as_array().unwrap().len(),
+        1,
+        "700 parcels: a second page"
+    );
+    server.stop().await;
+}

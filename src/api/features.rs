@@ -1,7 +1,7 @@
 //! OGC API – Features, Part 1 (Core, GeoJSON): what QGIS, GDAL and OWSLib
 //! read as a data source.
 //! - `GET /`: the landing page as JSON for clients (`f=json`, or an `Accept`
-//!   that asks for JSON and not HTML); browsers get the web map;
+//!   without `text/html`); browsers (and `f=html`) get the web map;
 //! - `GET /conformance`;
 //! - `GET /collections`, `GET /collections/{collection}`: every public layer;
 //! - `GET /collections/{collection}/items?bbox=&limit=&offset=&<property>=<value>`;
@@ -53,9 +53,10 @@ const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 const GEOJSON: &str = "application/geo+json";
 
 /// The conformance classes imgis implements.
-const CONFORMS_TO: [&str; 4] = [
+const CONFORMS_TO: [&str; 5] = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ];
@@ -81,7 +82,9 @@ fn wants_json(params: &BTreeMap<String, String>, headers: &HeaderMap) -> bool {
                 .get(header::ACCEPT)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            accept.contains("json") && !accept.contains("text/html")
+            // Browsers always name text/html; clients send JSON types, */*
+            // or nothing, and get JSON.
+            !accept.contains("text/html")
         }
     }
 }
@@ -100,6 +103,8 @@ async fn landing(
         "links": [
             { "rel": "self", "href": format!("{base}/?f=json"), "type": "application/json", "title": "this document" },
             { "rel": "alternate", "href": format!("{base}/"), "type": "text/html", "title": "the web map" },
+            { "rel": "service-desc", "href": format!("{base}/api"), "type": "application/vnd.oai.openapi+json;version=3.0", "title": "the API description (OpenAPI 3.0)" },
+            { "rel": "service-doc", "href": format!("{base}/api.html"), "type": "text/html", "title": "the API description for people" },
             { "rel": "conformance", "href": format!("{base}/conformance"), "type": "application/json", "title": "conformance classes" },
             { "rel": "data", "href": format!("{base}/collections"), "type": "application/json", "title": "the layers" },
         ],

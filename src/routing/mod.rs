@@ -320,7 +320,7 @@ fn route_service(
             label: None,
             action: Action::Approve,
             condition: None,
-            note: "the department provides the service and answers the applicant".into(),
+            note: "подразделение оказывает услугу и отвечает заявителю".into(),
             zone: None,
         }],
     )];
