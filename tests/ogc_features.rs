@@ -302,6 +302,44 @@ async fn items_pages_and_bbox_follow_the_index() {
             "{path}: {b}"
         );
     }
+    // Pages are gzipped for clients that ask, and inflate to the same page.
+    let path = server.url("/collections/parcels/items?limit=200");
+    let plain = server
+        .client
+        .get(&path)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let r = server
+        .client
+        .get(&path)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    let packed = r.bytes().await.unwrap();
+    assert!(
+        packed.len() * 3 < plain.len(),
+        "{} vs {}",
+        packed.len(),
+        plain.len()
+    );
+    let mut inflated = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&packed[..]),
+        &mut inflated,
+    )
+    .unwrap();
+    let (a, b): (Value, Value) = (
+        serde_json::from_slice(&plain).unwrap(),
+        serde_json::from_slice(&inflated).unwrap(),
+    );
+    assert_eq!(a["features"], b["features"]);
+
     // Above the maximum, `limit` is lowered, not refused.
     let (s, b) = server
         .get_json("/collections/parcels/items?limit=999999")

@@ -41,6 +41,9 @@ pub fn router() -> Router<AppState> {
         .route("/collections/{layer}/items", get(items))
         .route("/collections/{layer}/items/{id}", get(item))
         .route("/collections/{layer}/queryables", get(queryables))
+        // Pages of GeoJSON are large and compress about tenfold; GDAL and
+        // QGIS ask for gzip.
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
 }
 
 /// Features per page when the client gives no `limit`.
