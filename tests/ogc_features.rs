@@ -597,3 +597,128 @@ async fn owslib_reads_conformance_collections_and_items() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn cql2_filters_select_what_the_index_holds() {
+    use geo::Intersects;
+    let (_dir, server) = demo_server(900).await;
+    let parcels = server
+        .app
+        .index()
+        .layer(&"parcels".parse().unwrap())
+        .unwrap();
+    let get =
+        |f: &imgis::model::Feature, k: &str| f.properties.get(k).cloned().unwrap_or(Value::Null);
+    let ids_where = |keep: &dyn Fn(&imgis::model::Feature) -> bool| -> Vec<i64> {
+        parcels
+            .features()
+            .iter()
+            .filter(|f| keep(f))
+            .map(|f| f.id)
+            .collect()
+    };
+    let query = |filter: &str, extra: &str| {
+        let q = serde_urlencoded::to_string([("filter", filter)]).unwrap();
+        format!("/collections/parcels/items?limit=10000&{q}{extra}")
+    };
+
+    // Comparison and logic.
+    let mut areas: Vec<f64> = parcels
+        .features()
+        .iter()
+        .filter_map(|f| get(f, "area_m2").as_f64())
+        .collect();
+    areas.sort_by(f64::total_cmp);
+    let median = areas[areas.len() / 2];
+    let expected = ids_where(&|f| {
+        get(f, "area_m2").as_f64().is_some_and(|a| a > median) && get(f, "ownership") != "private"
+    });
+    assert!(!expected.is_empty());
+    let (status, page) = server
+        .get_json(&query(
+            &format!("area_m2 > {median} AND ownership <> 'private'"),
+            "",
+        ))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page_ids(&page), expected);
+    assert_eq!(page["numberMatched"], expected.len());
+
+    // A spatial predicate, with paging.
+    let e = parcels.extent().unwrap();
+    let (cx, cy) = ((e.min().x + e.max().x) / 2.0, (e.min().y + e.max().y) / 2.0);
+    let triangle = geo_types::Polygon::new(
+        geo_types::LineString::from(vec![
+            (cx - 0.004, cy - 0.003),
+            (cx + 0.004, cy - 0.003),
+            (cx, cy + 0.003),
+            (cx - 0.004, cy - 0.003),
+        ]),
+        vec![],
+    );
+    let wkt = format!(
+        "POLYGON(({} {}, {} {}, {} {}, {} {}))",
+        cx - 0.004,
+        cy - 0.003,
+        cx + 0.004,
+        cy - 0.003,
+        cx,
+        cy + 0.003,
+        cx - 0.004,
+        cy - 0.003
+    );
+    let expected = ids_where(&|f| f.geometry.intersects(&triangle));
+    assert!(expected.len() > 3);
+    let (status, page) = server
+        .get_json(&query(&format!("S_INTERSECTS(geometry, {wkt})"), ""))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page_ids(&page), expected);
+    let q = serde_urlencoded::to_string([("filter", format!("S_INTERSECTS(geometry, {wkt})"))])
+        .unwrap();
+    let (status, first) = server
+        .get_json(&format!("/collections/parcels/items?limit=2&{q}"))
+        .await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(page_ids(&first), expected[..2]);
+    assert_eq!(first["numberMatched"], expected.len());
+
+    // CQL2 JSON.
+    let json = format!(r#"{{"op": "<=", "args": [{{"property": "area_m2"}}, {median}]}}"#);
+    let expected = ids_where(&|f| get(f, "area_m2").as_f64().is_some_and(|a| a <= median));
+    let (status, page) = server
+        .get_json(&query(&json, "&filter-lang=cql2-json"))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page_ids(&page), expected);
+
+    // Bad filters: 400 JSON.
+    for (filter, extra) in [
+        ("area_m2 >>> 3", ""),
+        ("colour = 'red'", ""),
+        ("area_m2 > 3", "&filter-lang=sql"),
+        (
+            "area_m2 > 3",
+            "&filter-crs=http://www.opengis.net/def/crs/EPSG/0/3857",
+        ),
+        ("S_INTERSECTS(geometry, POLYGON((0 0, 1 1, 1 0, 0 0)", ""),
+    ] {
+        let (s, b) = server.get_json(&query(filter, extra)).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (400, Some("invalid_parameter")),
+            "{filter}{extra}: {b}"
+        );
+    }
+    let (s, _) = server
+        .get_json("/collections/parcels/items?filter-lang=cql2-text")
+        .await;
+    assert_eq!(s, 400);
+    let (_, conformance) = server.get_json("/conformance").await;
+    assert!(conformance["conformsTo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c.as_str().unwrap().ends_with("cql2/1.0/conf/cql2-text")));
+    server.stop().await;
+}

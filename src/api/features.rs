@@ -28,6 +28,7 @@ use serde_json::{json, Value};
 
 use super::{base_url, web, ApiError, AppState};
 use crate::features::crs::FeatureCrs;
+use crate::features::filter::Filter;
 use crate::features::{self, ItemsQuery};
 use crate::index::{FieldType, LayerIndex};
 use crate::model::{Feature, LayerCode};
@@ -56,12 +57,19 @@ const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 const GEOJSON: &str = "application/geo+json";
 
 /// The conformance classes imgis implements.
-const CONFORMS_TO: [&str; 5] = [
+const CONFORMS_TO: [&str; 12] = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
 ];
 
 /// `f=` of a JSON resource: absent, `json`, or (items) `geojson`.
@@ -401,7 +409,17 @@ fn geojson_response(body: Vec<u8>, crs: &FeatureCrs) -> Response {
 }
 
 /// The standard parameters of `/items`; anything else must be a queryable.
-const ITEMS_PARAMS: [&str; 6] = ["bbox", "bbox-crs", "crs", "limit", "offset", "f"];
+const ITEMS_PARAMS: [&str; 9] = [
+    "bbox",
+    "bbox-crs",
+    "crs",
+    "limit",
+    "offset",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "f",
+];
 
 async fn items(
     State(app): State<AppState>,
@@ -430,7 +448,7 @@ async fn items(
         }
         match name.as_str() {
             // Read once every parameter is known: it depends on bbox-crs.
-            "bbox" | "bbox-crs" | "crs" => {}
+            "bbox" | "bbox-crs" | "crs" | "filter" | "filter-lang" | "filter-crs" => {}
             "limit" => query.limit = whole("limit", value, 1)?.min(MAX_LIMIT),
             "offset" => query.offset = whole("offset", value, 0)?,
             "f" => {}
@@ -459,6 +477,22 @@ async fn items(
         query.bbox = Some(parse_bbox(b, &bbox_crs)?);
     } else if params.contains_key("bbox-crs") {
         return Err(ApiError::BadQuery("bbox-crs is given without bbox".into()));
+    }
+    if let Some(text) = params.get("filter") {
+        if let Some(uri) = params.get("filter-crs") {
+            if parse_crs("filter-crs", uri, metric_srs)? != FeatureCrs::Crs84 {
+                return Err(ApiError::BadQuery(
+                    "filter-crs: filters take CRS84 geometries only".into(),
+                ));
+            }
+        }
+        let filter = Filter::parse(text, params.get("filter-lang").map(String::as_str), &fields)
+            .map_err(|e| ApiError::BadQuery(e.to_string()))?;
+        query.filter = Some(filter);
+    } else if params.contains_key("filter-lang") || params.contains_key("filter-crs") {
+        return Err(ApiError::BadQuery(
+            "filter-lang and filter-crs need a filter".into(),
+        ));
     }
     let page = features::items(&l, &query);
     let base = base_url(&headers);

@@ -25,6 +25,8 @@ pub struct ItemsQuery {
     /// property's own type: a number as a number, a boolean as `true`/`false`).
     /// `cadastral` compares the parcel's cadastral number.
     pub equals: Vec<(String, String)>,
+    /// Only features passing this CQL2 filter.
+    pub filter: Option<filter::Filter>,
     /// Features skipped (in id order) before the page starts.
     pub offset: usize,
     /// Most features on the page.
@@ -52,8 +54,8 @@ fn value_equals(value: &Value, text: &str) -> bool {
     }
 }
 
-fn feature_matches(f: &Feature, equals: &[(String, String)]) -> bool {
-    equals.iter().all(|(name, text)| {
+fn feature_matches(f: &Feature, query: &ItemsQuery) -> bool {
+    let equal = query.equals.iter().all(|(name, text)| {
         if name == "cadastral" {
             if let Some(c) = &f.cadastral {
                 return c.as_str() == text;
@@ -62,7 +64,8 @@ fn feature_matches(f: &Feature, equals: &[(String, String)]) -> bool {
         f.properties
             .get(name)
             .is_some_and(|v| value_equals(v, text))
-    })
+    });
+    equal && query.filter.as_ref().is_none_or(|filter| filter.matches(f))
 }
 
 /// The page `query` asks for of `layer`, in id order.
@@ -72,7 +75,8 @@ pub fn items(layer: &LayerIndex, query: &ItemsQuery) -> Page {
         features: it.skip(query.offset).take(query.limit).collect(),
         matched,
     };
-    match (&query.bbox, query.equals.is_empty()) {
+    let unfiltered = query.equals.is_empty() && query.filter.is_none();
+    match (&query.bbox, unfiltered) {
         // The whole layer: a slice of the id-ordered list, no scan.
         (None, true) => {
             let all = layer.features();
@@ -87,7 +91,7 @@ pub fn items(layer: &LayerIndex, query: &ItemsQuery) -> Page {
             let matching: Vec<&Arc<Feature>> = layer
                 .features()
                 .iter()
-                .filter(|f| feature_matches(f, &query.equals))
+                .filter(|f| feature_matches(f, query))
                 .collect();
             page(matching.len(), &mut matching.into_iter().cloned())
         }
@@ -101,7 +105,7 @@ pub fn items(layer: &LayerIndex, query: &ItemsQuery) -> Page {
             let mut matching: Vec<&Arc<Feature>> = layer
                 .in_envelope(envelope)
                 .filter(|f| f.geometry.intersects(area))
-                .filter(|f| feature_matches(f, &query.equals))
+                .filter(|f| feature_matches(f, query))
                 .collect();
             // The R-tree answers in its own order; pages are in id order.
             matching.sort_unstable_by_key(|f| f.id);
@@ -111,6 +115,7 @@ pub fn items(layer: &LayerIndex, query: &ItemsQuery) -> Page {
 }
 
 pub mod crs;
+pub mod filter;
 
 #[cfg(test)]
 mod tests {
