@@ -722,3 +722,268 @@ async fn cql2_filters_select_what_the_index_holds() {
         .any(|c| c.as_str().unwrap().ends_with("cql2/1.0/conf/cql2-text")));
     server.stop().await;
 }
+
+/// A request with a JSON body and a method; status and JSON answer (none for 204).
+async fn send(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let mut r = server.client.request(method, server.url(path));
+    if let Some(b) = body {
+        r = r
+            .header("content-type", "application/geo+json")
+            .body(b.to_string());
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (
+        status,
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        },
+    )
+}
+
+#[tokio::test]
+async fn features_are_created_replaced_patched_and_deleted() {
+    use reqwest::Method;
+    let (_dir, server) = demo_server(400).await;
+    let code = "parcels".parse().unwrap();
+    let version = |s: &TestServer| s.app.index().layer(&code).unwrap().layer().version;
+    let v0 = version(&server);
+    let square = |x: f64, y: f64| serde_json::json!({"type": "Polygon", "coordinates": [[[x, y], [x + 0.0005, y], [x + 0.0005, y + 0.0003], [x, y + 0.0003], [x, y]]]});
+    let (x, y) = (49.2, 55.9);
+
+    // Create a parcel.
+    let body = serde_json::json!({"type": "Feature", "geometry": square(x, y), "properties": {
+        "cadastral": "16:50:999001:1", "address": "г. Казань, ул. Новая, д. 1", "area_m2": 600}});
+    let (status, created) = send(
+        &server,
+        Method::POST,
+        "/collections/parcels/items",
+        Some(&body),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(version(&server), v0 + 1);
+    let (status, got) = server
+        .get_json(&format!("/collections/parcels/items/{id}"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(got["properties"]["address"], "г. Казань, ул. Новая, д. 1");
+    let (status, _) = server.get_json("/parcels/16:50:999001:1").await;
+    assert_eq!(status, 200, "the cadastral lookup knows the new parcel");
+    let near = |x: f64, y: f64| {
+        format!(
+            "/collections/parcels/items?bbox={},{},{},{}",
+            x - 0.0001,
+            y - 0.0001,
+            x + 0.0001,
+            y + 0.0001
+        )
+    };
+    let (_, found) = server.get_json(&near(x + 0.0002, y + 0.0001)).await;
+    assert_eq!(page_ids(&found), [id]);
+
+    // Replace it elsewhere: the index moves it.
+    let moved = serde_json::json!({"type": "Feature", "geometry": square(x + 0.01, y), "properties": {
+        "cadastral": "16:50:999001:1", "address": "г. Казань, ул. Новая, д. 3"}});
+    let (status, replaced) = send(
+        &server,
+        Method::PUT,
+        &format!("/collections/parcels/items/{id}"),
+        Some(&moved),
+    )
+    .await;
+    assert_eq!(status, 200, "{replaced}");
+    assert_eq!(replaced["id"], id);
+    assert_eq!(version(&server), v0 + 2);
+    let (_, old_place) = server.get_json(&near(x + 0.0002, y + 0.0001)).await;
+    assert!(page_ids(&old_place).is_empty());
+    let (_, new_place) = server.get_json(&near(x + 0.0102, y + 0.0001)).await;
+    assert_eq!(page_ids(&new_place), [id]);
+    assert!(
+        replaced["properties"].get("area_m2").is_none(),
+        "PUT replaces the properties"
+    );
+
+    // Patch: merged properties, null removes, geometry kept.
+    let (status, patched) = send(
+        &server,
+        Method::PATCH,
+        &format!("/collections/parcels/items/{id}"),
+        Some(&serde_json::json!({"properties": {"ownership": "municipal", "address": null}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["properties"]["ownership"], "municipal");
+    assert!(patched["properties"].get("address").is_none());
+    assert_eq!(patched["properties"]["cadastral"], "16:50:999001:1");
+    assert_eq!(patched["geometry"], replaced["geometry"]);
+
+    // Refusals change nothing.
+    let before = version(&server);
+    let bowtie = serde_json::json!({"type": "Polygon", "coordinates": [[[x, y], [x + 0.001, y + 0.001], [x + 0.001, y], [x, y + 0.001], [x, y]]]});
+    let other = server.app.index().layer(&code).unwrap().features()[0].clone();
+    let cases: Vec<(Method, String, Value, u16, &str)> = vec![
+        (
+            Method::POST,
+            "/collections/parcels/items".into(),
+            serde_json::json!({"type": "Feature", "geometry": bowtie, "properties": {"cadastral": "16:50:999001:2"}}),
+            400,
+            "invalid_geometry",
+        ),
+        (
+            Method::POST,
+            "/collections/parcels/items".into(),
+            serde_json::json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]}, "properties": {"cadastral": "16:50:999001:2"}}),
+            400,
+            "invalid_geometry",
+        ),
+        (
+            Method::POST,
+            "/collections/parcels/items".into(),
+            serde_json::json!({"type": "Feature", "geometry": square(x, y), "properties": {}}),
+            400,
+            "invalid_parameter",
+        ),
+        (
+            Method::POST,
+            "/collections/parcels/items".into(),
+            serde_json::json!({"type": "Feature", "geometry": square(x, y), "properties": {"cadastral": "16-50"}}),
+            400,
+            "malformed_cadastral_number",
+        ),
+        (
+            Method::POST,
+            "/collections/parcels/items".into(),
+            serde_json::json!({"type": "Feature", "geometry": square(x, y), "properties": {"cadastral": other.cadastral.as_ref().unwrap().to_string()}}),
+            409,
+            "duplicate_cadastral",
+        ),
+        (
+            Method::POST,
+            "/collections/parcels/items".into(),
+            serde_json::json!({"type": "Feature", "geometry": square(500.0, y), "properties": {"cadastral": "16:50:999001:2"}}),
+            400,
+            "invalid_geometry",
+        ),
+        (
+            Method::POST,
+            "/collections/parcels/items".into(),
+            serde_json::json!({"geometry": square(x, y)}),
+            400,
+            "invalid_json",
+        ),
+        (
+            Method::POST,
+            "/collections/nowhere/items".into(),
+            body.clone(),
+            404,
+            "unknown_layer",
+        ),
+        (
+            Method::PUT,
+            "/collections/parcels/items/999999999".into(),
+            moved.clone(),
+            404,
+            "unknown_feature",
+        ),
+        (
+            Method::PUT,
+            format!("/collections/parcels/items/{id}"),
+            serde_json::json!({"type": "Feature", "id": id + 1, "geometry": square(x, y), "properties": {"cadastral": "16:50:999001:1"}}),
+            400,
+            "invalid_parameter",
+        ),
+        (
+            Method::PATCH,
+            format!("/collections/parcels/items/{id}"),
+            serde_json::json!({"colour": "red"}),
+            400,
+            "invalid_json",
+        ),
+        (
+            Method::DELETE,
+            "/collections/parcels/items/999999999".into(),
+            Value::Null,
+            404,
+            "unknown_feature",
+        ),
+    ];
+    for (method, path, body, status, code) in &cases {
+        let body = (!body.is_null()).then_some(body);
+        let (s, b) = send(&server, method.clone(), path, body).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (*status, Some(*code)),
+            "{method} {path}: {b}"
+        );
+    }
+    let (s, b) = send(&server, Method::POST, "/collections/parcels/items", None).await;
+    assert_eq!(s, 400, "{b}");
+    assert_eq!(
+        version(&server),
+        before,
+        "no refused write changed the layer"
+    );
+
+    // The derived zones are not edited by hand; a new gas pipe makes its zone.
+    let zones = "utility_protection_zones".parse().unwrap();
+    let zone_id = server.app.index().layer(&zones).unwrap().features()[0].id;
+    let (s, b) = send(
+        &server,
+        Method::DELETE,
+        &format!("/collections/utility_protection_zones/items/{zone_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (409, Some("derived_layer")),
+        "{b}"
+    );
+    let pipe = serde_json::json!({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[x, y], [x + 0.002, y]]},
+        "properties": {"network": "gas", "pressure": "low", "material": "steel", "diameter_mm": 110}});
+    let (s, new_pipe) = send(&server, Method::POST, "/collections/gas/items", Some(&pipe)).await;
+    assert_eq!(s, 201, "{new_pipe}");
+    let pipe_id = new_pipe["id"].as_i64().unwrap();
+    let derived: Vec<i64> = server
+        .app
+        .index()
+        .layer(&zones)
+        .unwrap()
+        .features()
+        .iter()
+        .filter(|z| {
+            z.properties.get("source_layer") == Some(&serde_json::json!("gas"))
+                && z.properties.get("source_feature") == Some(&serde_json::json!(pipe_id))
+        })
+        .map(|z| z.id)
+        .collect();
+    assert_eq!(derived.len(), 1, "the new pipe has its protection zone");
+
+    // Delete the parcel.
+    let (s, _) = send(
+        &server,
+        Method::DELETE,
+        &format!("/collections/parcels/items/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, _) = server
+        .get_json(&format!("/collections/parcels/items/{id}"))
+        .await;
+    assert_eq!(s, 404);
+    let (s, _) = server.get_json("/parcels/16:50:999001:1").await;
+    assert_eq!(s, 404);
+    assert_eq!(version(&server), before + 1);
+    server.stop().await;
+}

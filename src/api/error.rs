@@ -65,6 +65,12 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     CommentRequired(String),
+    /// A cadastral number another parcel already has.
+    #[error("{0}")]
+    DuplicateCadastral(String),
+    /// An edit of a layer imgis derives from others.
+    #[error("{0}")]
+    DerivedLayer(String),
     /// A rule forbids what is applied for at this plot: nothing is registered.
     #[error("{0}")]
     RouteBlocked(String),
@@ -107,6 +113,8 @@ impl ApiError {
             ApiError::ApplicationClosed(_) => (StatusCode::CONFLICT, "application_closed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::CommentRequired(_) => (StatusCode::BAD_REQUEST, "comment_required"),
+            ApiError::DuplicateCadastral(_) => (StatusCode::CONFLICT, "duplicate_cadastral"),
+            ApiError::DerivedLayer(_) => (StatusCode::CONFLICT, "derived_layer"),
             ApiError::RouteBlocked(_) => (StatusCode::UNPROCESSABLE_ENTITY, "route_blocked"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -120,6 +128,11 @@ impl From<StoreError> for ApiError {
                 ApiError::UnknownLayer(format!("layer '{code}' does not exist"))
             }
             e @ StoreError::UnknownApplication(_) => ApiError::UnknownApplication(e.to_string()),
+            e @ StoreError::UnknownFeature { .. } => ApiError::UnknownFeature(e.to_string()),
+            e @ (StoreError::GeometryType { .. } | StoreError::EmptyGeometry { .. }) => {
+                ApiError::InvalidGeometry(e.to_string())
+            }
+            e @ StoreError::DuplicateCadastral(_) => ApiError::DuplicateCadastral(e.to_string()),
             e @ StoreError::ApplicationChanged(_) => ApiError::Conflict(e.to_string()),
             e if e.is_unavailable() => {
                 ApiError::Unavailable("the store cannot be reached; try again shortly".into())
@@ -134,6 +147,7 @@ impl From<AppError> for ApiError {
         match e {
             AppError::Store(e) => e.into(),
             AppError::Application(e) => e.into(),
+            e @ AppError::DerivedLayer(_) => ApiError::DerivedLayer(e.to_string()),
             e => ApiError::internal(e),
         }
     }

@@ -14,6 +14,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -31,7 +33,7 @@ use crate::features::crs::FeatureCrs;
 use crate::features::filter::Filter;
 use crate::features::{self, ItemsQuery};
 use crate::index::{FieldType, LayerIndex};
-use crate::model::{Feature, LayerCode};
+use crate::model::{Cadastral, Feature, FeatureId, LayerCode, LayerKind, NewFeature};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -39,8 +41,11 @@ pub fn router() -> Router<AppState> {
         .route("/conformance", get(conformance))
         .route("/collections", get(collections))
         .route("/collections/{layer}", get(collection))
-        .route("/collections/{layer}/items", get(items))
-        .route("/collections/{layer}/items/{id}", get(item))
+        .route("/collections/{layer}/items", get(items).post(create))
+        .route(
+            "/collections/{layer}/items/{id}",
+            get(item).put(replace).patch(patch).delete(delete),
+        )
         .route("/collections/{layer}/queryables", get(queryables))
         // Pages of GeoJSON are large and compress about tenfold; GDAL and
         // QGIS ask for gzip.
@@ -591,4 +596,223 @@ async fn item(
     ]);
     let bytes = serde_json::to_vec(&v).map_err(ApiError::internal)?;
     Ok(geojson_response(bytes, &crs))
+}
+
+// ───────────────────────── Part 4: create, replace, update, delete ─────────────────────────
+
+/// A JSON request body, refused clearly when it is not JSON.
+fn json_body(body: Result<Bytes, BytesRejection>) -> Result<Value, ApiError> {
+    let body = super::constraints::body_bytes(body)?;
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::InvalidJson(format!("the body must be a GeoJSON Feature: {e}")))
+}
+
+/// A GeoJSON geometry from a body: CRS84 lon/lat degrees, finite and within
+/// range, and OGC-valid for polygons.
+fn body_geometry(value: &Value) -> Result<Geometry<f64>, ApiError> {
+    let invalid = |why: String| ApiError::InvalidGeometry(format!("'geometry': {why}"));
+    let g = geojson::Geometry::from_json_value(value.clone())
+        .map_err(|e| invalid(format!("not a GeoJSON geometry: {e}")))?;
+    let g: Geometry<f64> = g
+        .try_into()
+        .map_err(|e: geojson::Error| invalid(e.to_string()))?;
+    use geo::{CoordsIter, Validation};
+    if g.coords_iter().any(|c| {
+        !(c.x.is_finite() && c.y.is_finite() && c.x.abs() <= 180.0 && c.y.abs() <= 90.0)
+    }) {
+        return Err(invalid(
+            "coordinates must be longitude, latitude in degrees (CRS84)".into(),
+        ));
+    }
+    if let Err(e) = g.check_validation() {
+        return Err(invalid(format!("not a valid geometry: {e}")));
+    }
+    Ok(g)
+}
+
+/// The properties of a body: an object (absent or null: none).
+fn body_properties(value: Option<&Value>) -> Result<crate::model::Properties, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(crate::model::Properties::new()),
+        Some(Value::Object(m)) => Ok(m.clone()),
+        Some(_) => Err(ApiError::InvalidJson(
+            "'properties' must be an object".into(),
+        )),
+    }
+}
+
+/// A feature to store from its geometry and properties: on a parcels layer
+/// the `cadastral` property is the plot's number, and required.
+fn new_feature(
+    layer: &LayerIndex,
+    geometry: Geometry<f64>,
+    properties: crate::model::Properties,
+) -> Result<NewFeature, ApiError> {
+    let cadastral = match properties.get("cadastral") {
+        Some(Value::String(c)) => Some(c.parse::<Cadastral>()?),
+        Some(_) => {
+            return Err(ApiError::BadQuery(
+                "property 'cadastral' must be a string NN:NN:NNNNNN[N]:N…".into(),
+            ))
+        }
+        None if layer.layer().spec.kind == LayerKind::Parcels => {
+            return Err(ApiError::BadQuery(format!(
+                "a feature of parcels layer '{}' needs its 'cadastral' property",
+                layer.code()
+            )))
+        }
+        None => None,
+    };
+    let f = NewFeature::new(geometry, properties);
+    Ok(match cadastral {
+        Some(c) => f.with_cadastral(c),
+        None => f,
+    })
+}
+
+/// A whole feature from a body (`POST`, `PUT`).
+fn feature_from_body(layer: &LayerIndex, body: &Value) -> Result<NewFeature, ApiError> {
+    if body.get("type").and_then(Value::as_str) != Some("Feature") {
+        return Err(ApiError::InvalidJson(
+            "the body must be a GeoJSON Feature ({\"type\": \"Feature\", \"geometry\": …, \"properties\": …})".into(),
+        ));
+    }
+    let geometry = body_geometry(
+        body.get("geometry")
+            .ok_or_else(|| ApiError::InvalidGeometry("'geometry' is missing".into()))?,
+    )?;
+    let properties = body_properties(body.get("properties"))?;
+    new_feature(layer, geometry, properties)
+}
+
+fn feature_id(layer: &LayerIndex, id: &str) -> Result<FeatureId, ApiError> {
+    id.parse().map_err(|_| {
+        ApiError::UnknownFeature(format!(
+            "collection '{}' has no feature '{}'",
+            layer.code(),
+            id.chars().take(32).collect::<String>()
+        ))
+    })
+}
+
+/// A stored feature as the answer of a write.
+fn written(base: &str, code: &LayerCode, f: &Feature, version: i64) -> Result<Value, ApiError> {
+    let mut v = serde_json::to_value(FeatureJson::new(f, &FeatureCrs::Crs84)?)
+        .map_err(ApiError::internal)?;
+    v["layer_version"] = json!(version);
+    v["links"] = json!([
+        { "rel": "self", "type": GEOJSON, "href": format!("{base}/collections/{code}/items/{}", f.id) },
+        { "rel": "collection", "type": "application/json", "href": format!("{base}/collections/{code}") },
+    ]);
+    Ok(v)
+}
+
+async fn create(
+    State(app): State<AppState>,
+    Path(layer): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let l = public_layer(&app, &layer)?;
+    let body = json_body(body)?;
+    let feature = feature_from_body(&l, &body)?;
+    let (layer_now, stored) = app.create_feature(l.code(), feature).await?;
+    let base = base_url(&headers);
+    let location = format!("{base}/collections/{}/items/{}", l.code(), stored.id);
+    let v = written(&base, l.code(), &stored, layer_now.version)?;
+    let (status, headers) = super::error::created(&location);
+    Ok((status, headers, Json(v)).into_response())
+}
+
+async fn replace(
+    State(app): State<AppState>,
+    Path((layer, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let l = public_layer(&app, &layer)?;
+    let id = feature_id(&l, &id)?;
+    let body = json_body(body)?;
+    if let Some(given) = body.get("id") {
+        if given.as_i64() != Some(id) && given.as_str() != Some(id.to_string().as_str()) {
+            return Err(ApiError::BadQuery(format!(
+                "the body's id {given} is not the feature {id} of the path"
+            )));
+        }
+    }
+    let feature = feature_from_body(&l, &body)?;
+    let (layer_now, stored) = app.replace_feature(l.code(), id, feature).await?;
+    let v = written(&base_url(&headers), l.code(), &stored, layer_now.version)?;
+    Ok(Json(v).into_response())
+}
+
+/// A partial update: `geometry` replaces the geometry when given;
+/// `properties` are merged (a property set to null is removed).
+async fn patch(
+    State(app): State<AppState>,
+    Path((layer, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let l = public_layer(&app, &layer)?;
+    let id = feature_id(&l, &id)?;
+    let body = json_body(body)?;
+    let Some(obj) = body.as_object() else {
+        return Err(ApiError::InvalidJson(
+            "the body must be an object with 'geometry' and/or 'properties'".into(),
+        ));
+    };
+    if let Some(unknown) = obj
+        .keys()
+        .find(|k| !["type", "id", "geometry", "properties"].contains(&k.as_str()))
+    {
+        return Err(ApiError::InvalidJson(format!(
+            "'{}' cannot be patched: give geometry and/or properties",
+            unknown.chars().take(32).collect::<String>()
+        )));
+    }
+    let current = l.feature(id).ok_or_else(|| {
+        ApiError::UnknownFeature(format!("collection '{}' has no feature {id}", l.code()))
+    })?;
+    let geometry = match obj.get("geometry") {
+        Some(g) => body_geometry(g)?,
+        None => current.geometry.clone(),
+    };
+    let mut properties = current.properties.clone();
+    if let Some(c) = &current.cadastral {
+        properties
+            .entry("cadastral")
+            .or_insert_with(|| json!(c.as_str()));
+    }
+    match obj.get("properties") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(changes)) => {
+            for (k, v) in changes {
+                if v.is_null() {
+                    properties.remove(k);
+                } else {
+                    properties.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        Some(_) => {
+            return Err(ApiError::InvalidJson(
+                "'properties' must be an object".into(),
+            ))
+        }
+    }
+    let feature = new_feature(&l, geometry, properties)?;
+    let (layer_now, stored) = app.replace_feature(l.code(), id, feature).await?;
+    let v = written(&base_url(&headers), l.code(), &stored, layer_now.version)?;
+    Ok(Json(v).into_response())
+}
+
+async fn delete(
+    State(app): State<AppState>,
+    Path((layer, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let l = public_layer(&app, &layer)?;
+    let id = feature_id(&l, &id)?;
+    app.delete_feature(l.code(), id).await?;
+    Ok(super::error::no_content().into_response())
 }

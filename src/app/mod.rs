@@ -42,10 +42,13 @@ pub enum AppError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Application(#[from] ApplicationError),
+    #[error("layer '{0}' is derived by imgis from other layers and cannot be edited; edit its sources")]
+    DerivedLayer(LayerCode),
 }
 
 mod applications;
 pub mod catalog;
+mod edits;
 
 pub use catalog::{CatalogRevision, LoadedCatalog};
 

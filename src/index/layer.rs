@@ -145,6 +145,56 @@ impl LayerIndex {
         next
     }
 
+    /// A copy of this layer with feature `id` removed, and `put` (if any)
+    /// added in its place: an edit of one feature (replace: both; delete:
+    /// `put` none). Shares every other feature; the R-tree gets one removal
+    /// and one insertion rather than a rebuild.
+    pub(super) fn with_edit(&self, layer: Layer, id: FeatureId, put: Option<Feature>) -> Self {
+        let mut next = Self {
+            layer,
+            tree: self.tree.clone(),
+            by_id: self.by_id.clone(),
+            by_cadastral: self.by_cadastral.clone(),
+            extent: self.extent,
+            fields: OnceLock::new(),
+        };
+        if let Ok(k) = next.by_id.binary_search_by_key(&id, |f| f.id) {
+            let old = next.by_id.remove(k);
+            if let Some(c) = &old.cadastral {
+                next.by_cadastral.remove(c);
+            }
+            if let Some(e) = entry(old) {
+                next.tree.remove(&e);
+            }
+        }
+        if let Some(f) = put {
+            let f = Arc::new(f);
+            if let Some(c) = &f.cadastral {
+                next.by_cadastral.insert(c.clone(), f.id);
+            }
+            let at = next.by_id.partition_point(|x| x.id < f.id);
+            next.by_id.insert(at, f.clone());
+            if let Some(e) = entry(f) {
+                next.tree.insert(e);
+            }
+        }
+        // A removed feature may have set the extent: take the tree's.
+        next.extent = (next.tree.size() > 0).then(|| {
+            let e = next.tree.root().envelope();
+            Rect::new(
+                Coord {
+                    x: e.lower()[0],
+                    y: e.lower()[1],
+                },
+                Coord {
+                    x: e.upper()[0],
+                    y: e.upper()[1],
+                },
+            )
+        });
+        next
+    }
+
     pub(super) fn with_meta(&self, layer: Layer) -> Self {
         Self {
             layer: Layer {

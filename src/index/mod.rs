@@ -101,6 +101,34 @@ impl Index {
         Ok(())
     }
 
+    /// Applies a committed edit of one feature (see `LayerIndex::with_edit`):
+    /// `layer` must be the version after the indexed one, as for appends.
+    pub fn edit(
+        &self,
+        layer: Layer,
+        id: FeatureId,
+        put: Option<Feature>,
+    ) -> Result<(), IndexError> {
+        let code = layer.code().clone();
+        let current = self
+            .layer(&code)
+            .ok_or_else(|| IndexError::UnknownLayer(code.clone()))?;
+        if layer.version != current.layer().version + 1 {
+            return Err(IndexError::VersionGap {
+                layer: code,
+                indexed: current.layer().version,
+                appended: layer.version,
+            });
+        }
+        let next = Arc::new(current.with_edit(layer, id, put));
+        self.layers.rcu(|snap| {
+            let mut s = Snapshot::clone(snap);
+            s.insert(code.clone(), next.clone());
+            s
+        });
+        Ok(())
+    }
+
     /// Changes a layer's metadata (title, public flag …) without touching its features.
     pub fn update_meta(&self, layer: Layer) {
         if let Some(current) = self.layer(layer.code()) {

@@ -64,6 +64,8 @@ pub enum StoreError {
         index: usize,
         reason: String,
     },
+    #[error("layer '{layer}' has no feature {id}")]
+    UnknownFeature { layer: LayerCode, id: FeatureId },
     #[error("application {0} does not exist")]
     UnknownApplication(ApplicationId),
     /// The application changed since it was read (another decision was
@@ -158,6 +160,22 @@ pub trait Store: Send + Sync + 'static {
         code: &LayerCode,
         features: Vec<NewFeature>,
     ) -> Result<WriteOutcome>;
+
+    /// Replaces one feature's geometry, cadastral number and properties (its
+    /// id stays) in one transaction and bumps the layer's version. The
+    /// outcome's `features` holds the feature as now stored.
+    /// [`StoreError::UnknownFeature`] when the layer has no such feature.
+    async fn replace_feature(
+        &self,
+        code: &LayerCode,
+        id: FeatureId,
+        feature: NewFeature,
+    ) -> Result<WriteOutcome>;
+
+    /// Deletes one feature in one transaction and bumps the layer's version;
+    /// the outcome's `features` is empty. [`StoreError::UnknownFeature`] when
+    /// the layer has no such feature.
+    async fn delete_feature(&self, code: &LayerCode, id: FeatureId) -> Result<WriteOutcome>;
 
     /// Every feature of a layer, ordered by id (what the index is built from).
     async fn features(&self, code: &LayerCode) -> Result<Vec<Feature>>;

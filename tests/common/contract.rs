@@ -1471,3 +1471,388 @@ pub async fn application_filters(store: &dyn Store) {
     assert_eq!(ids(list(page(Some(0), 0)).await), NONE);
     assert_eq!(ids(list(page(Some(10), 5)).await), NONE);
 }
+
+// ---------------------------------------------------------------- 12. single-feature edits
+
+/// `replace_feature` keeps the id and changes geometry, number and properties;
+/// `delete_feature` removes one feature. Each is a write of its own (version +1,
+/// later update time, right count); numbers stay unique store-wide and an edit
+/// that changes or deletes one frees it; a refused edit changes nothing.
+pub async fn single_feature_edits(store: &dyn Store) {
+    let parcels = fresh(
+        store,
+        &spec("edit_parcels", LayerKind::Parcels, GeometryType::Polygon),
+    )
+    .await;
+    let other = fresh(
+        store,
+        &spec("edit_other", LayerKind::Other, GeometryType::Point),
+    )
+    .await;
+    let missing = code("edit_missing");
+    if store.layer(&missing).await.expect("layer()").is_some() {
+        store.delete_layer(&missing).await.expect("cleanup");
+    }
+    let pc = parcels.code().clone();
+    let oc = other.code().clone();
+
+    let written = store
+        .replace_features(
+            &pc,
+            (1..=3)
+                .map(|i| parcel(i, &format!("16:50:000011:{i}")))
+                .collect(),
+        )
+        .await
+        .expect("replace parcels");
+    let [p1, p2, p3] = <[Feature; 3]>::try_from(written.features).expect("three parcels");
+    // The GeoPackage numbers each layer's features on their own, so ids of two
+    // layers may coincide; a first write (replaced below) moves the other
+    // layer's ids past the parcels' ones, so that "an id of another layer's
+    // feature" is one this layer does not have, in both backends.
+    store
+        .replace_features(
+            &oc,
+            (0..5)
+                .map(|i| {
+                    NewFeature::new(
+                        point!(x: 49.0 + f64::from(i), y: 55.0).into(),
+                        Properties::new(),
+                    )
+                })
+                .collect(),
+        )
+        .await
+        .expect("replace others");
+    // A non-parcel layer may carry numbers too (imports do); they are unique all the same.
+    let others = store
+        .replace_features(
+            &oc,
+            vec![
+                NewFeature::new(
+                    point!(x: 49.2, y: 55.8).into(),
+                    props([("kind", json!("well"))]),
+                ),
+                NewFeature::new(point!(x: 49.3, y: 55.9).into(), Properties::new())
+                    .with_cadastral(cad("16:50:000011:99")),
+            ],
+        )
+        .await
+        .expect("replace others");
+    let [o1, o2] = <[Feature; 2]>::try_from(others.features).expect("two features");
+    assert!(
+        [&o1, &o2]
+            .iter()
+            .all(|o| [&p1, &p2, &p3].iter().all(|p| p.id != o.id)),
+        "the two layers' ids differ"
+    );
+
+    // The layer after a write: one version more, later, `count` features, same spec.
+    let assert_bumped = |before: &Layer, after: &Layer, count: i64, what: &str| {
+        assert_eq!(after.spec, before.spec, "{what}: spec unchanged");
+        assert_eq!(after.version, before.version + 1, "{what}: version +1");
+        assert!(
+            after.updated_at > before.updated_at,
+            "{what}: updated_at advances"
+        );
+        assert_eq!(after.feature_count, count, "{what}: feature count");
+    };
+    let layer_now = |c: LayerCode| async move {
+        store
+            .layer(&c)
+            .await
+            .expect("layer()")
+            .expect("layer exists")
+    };
+    let features_now = |c: LayerCode| async move { store.features(&c).await.expect("features()") };
+    let parcel_now =
+        |n: &'static str| async move { store.parcel(&cad(n)).await.expect("parcel()") };
+
+    // 1. Replace: new geometry, number and properties, same id.
+    let new2 = NewFeature::new(
+        square(49.2, 55.7, 0.000_2).into(),
+        props([("n", json!(20)), ("note", json!("перераспределение"))]),
+    )
+    .with_cadastral(cad("16:50:000011:20"));
+    let before = written.layer.clone();
+    let out = store
+        .replace_feature(&pc, p2.id, new2.clone())
+        .await
+        .expect("replace_feature");
+    let p2 = new2.into_feature(p2.id);
+    assert_eq!(
+        out.features,
+        std::slice::from_ref(&p2),
+        "the feature as stored"
+    );
+    assert_bumped(&before, &out.layer, 3, "replace_feature");
+    assert_eq!(layer_now(pc.clone()).await, out.layer);
+    assert_eq!(
+        store.feature(&pc, p2.id).await.expect("feature()"),
+        Some(p2.clone())
+    );
+    assert_eq!(
+        features_now(pc.clone()).await,
+        [p1.clone(), p2.clone(), p3.clone()],
+        "the others are untouched, order by id kept"
+    );
+    assert_eq!(
+        parcel_now("16:50:000011:20").await,
+        Some((pc.clone(), p2.clone())),
+        "the new number finds it"
+    );
+    assert_eq!(
+        parcel_now("16:50:000011:2").await,
+        None,
+        "the old number is free"
+    );
+    let mut last = out.layer;
+
+    // 2. Keeping its own number is no conflict.
+    let new1 = NewFeature::new(square(49.3, 55.6, 0.000_3).into(), props([("n", json!(1))]))
+        .with_cadastral(cad("16:50:000011:1"));
+    let out = store
+        .replace_feature(&pc, p1.id, new1.clone())
+        .await
+        .expect("replace keeping the number");
+    let p1 = new1.into_feature(p1.id);
+    assert_eq!(out.features, std::slice::from_ref(&p1));
+    assert_bumped(&last, &out.layer, 3, "replace keeping the number");
+    assert_eq!(
+        parcel_now("16:50:000011:1").await,
+        Some((pc.clone(), p1.clone()))
+    );
+    last = out.layer;
+
+    // 3. The number freed in 1 can be taken by another feature.
+    let new3 = NewFeature::new(square(49.4, 55.5, 0.000_4).into(), Properties::new())
+        .with_cadastral(cad("16:50:000011:2"));
+    let out = store
+        .replace_feature(&pc, p3.id, new3.clone())
+        .await
+        .expect("replace taking a freed number");
+    let p3 = new3.into_feature(p3.id);
+    assert_bumped(&last, &out.layer, 3, "replace taking a freed number");
+    assert_eq!(
+        parcel_now("16:50:000011:2").await,
+        Some((pc.clone(), p3.clone()))
+    );
+    assert_eq!(parcel_now("16:50:000011:3").await, None);
+    last = out.layer;
+
+    // 4. Refused edits change nothing, in either layer.
+    let parcels_before = (layer_now(pc.clone()).await, features_now(pc.clone()).await);
+    let others_before = (layer_now(oc.clone()).await, features_now(oc.clone()).await);
+    let unused_id = [&p1, &p2, &p3, &o1, &o2]
+        .iter()
+        .map(|f| f.id)
+        .max()
+        .expect("features exist")
+        + 1000;
+    let polygon = || NewFeature::new(square(49.5, 55.5, 0.001).into(), Properties::new());
+    let with_number = |n: &str| polygon().with_cadastral(cad(n));
+
+    assert_err!(
+        store.replace_feature(&missing, p1.id, polygon()).await,
+        StoreError::UnknownLayer(c) if c == missing
+    );
+    assert_err!(
+        store.delete_feature(&missing, p1.id).await,
+        StoreError::UnknownLayer(c) if c == missing
+    );
+    assert_err!(
+        store.replace_feature(&pc, unused_id, polygon()).await,
+        StoreError::UnknownFeature { layer, id } if layer == pc && id == unused_id
+    );
+    assert_err!(
+        store.delete_feature(&pc, unused_id).await,
+        StoreError::UnknownFeature { layer, id } if layer == pc && id == unused_id
+    );
+    // Ids of another layer's features are unknown here, not edited there.
+    assert_err!(
+        store.replace_feature(&pc, o1.id, polygon()).await,
+        StoreError::UnknownFeature { layer, id } if layer == pc && id == o1.id
+    );
+    assert_err!(
+        store.delete_feature(&pc, o2.id).await,
+        StoreError::UnknownFeature { layer, id } if layer == pc && id == o2.id
+    );
+    assert_err!(
+        store
+            .replace_feature(&oc, p1.id, NewFeature::new(point!(x: 1.0, y: 2.0).into(), Properties::new()))
+            .await,
+        StoreError::UnknownFeature { layer, id } if layer == oc && id == p1.id
+    );
+    assert_err!(
+        store.delete_feature(&oc, p2.id).await,
+        StoreError::UnknownFeature { layer, id } if layer == oc && id == p2.id
+    );
+    // The checks of the bulk writes.
+    assert_err!(
+        store
+            .replace_feature(
+                &pc,
+                p1.id,
+                NewFeature::new(point!(x: 49.0, y: 55.0).into(), Properties::new())
+            )
+            .await,
+        StoreError::GeometryType {
+            index: 0,
+            found: "POINT",
+            expected: "POLYGON",
+            ..
+        }
+    );
+    assert_err!(
+        store
+            .replace_feature(
+                &pc,
+                p1.id,
+                NewFeature::new(
+                    Polygon::new(LineString::new(vec![]), vec![]).into(),
+                    Properties::new()
+                ),
+            )
+            .await,
+        StoreError::EmptyGeometry { index: 0 }
+    );
+    // A number another feature holds: in the same layer, and in another one.
+    assert_err!(
+        store.replace_feature(&pc, p1.id, with_number("16:50:000011:20")).await,
+        StoreError::DuplicateCadastral(n) if n == "16:50:000011:20"
+    );
+    assert_err!(
+        store.replace_feature(&pc, p1.id, with_number("16:50:000011:99")).await,
+        StoreError::DuplicateCadastral(n) if n == "16:50:000011:99"
+    );
+    assert_err!(
+        store
+            .replace_feature(
+                &oc,
+                o1.id,
+                NewFeature::new(point!(x: 1.0, y: 2.0).into(), Properties::new())
+                    .with_cadastral(cad("16:50:000011:2")),
+            )
+            .await,
+        StoreError::DuplicateCadastral(n) if n == "16:50:000011:2"
+    );
+    assert_eq!(
+        (layer_now(pc.clone()).await, features_now(pc.clone()).await),
+        parcels_before,
+        "refused edits leave the parcels as they were"
+    );
+    assert_eq!(
+        (layer_now(oc.clone()).await, features_now(oc.clone()).await),
+        others_before,
+        "refused edits leave the other layer as it was"
+    );
+    for (n, holder) in [
+        ("16:50:000011:1", (pc.clone(), p1.clone())),
+        ("16:50:000011:2", (pc.clone(), p3.clone())),
+        ("16:50:000011:20", (pc.clone(), p2.clone())),
+        ("16:50:000011:99", (oc.clone(), o2.clone())),
+    ] {
+        assert_eq!(
+            parcel_now(n).await,
+            Some(holder),
+            "{n} still names its feature"
+        );
+    }
+
+    // 5. The other-kind layer: replace without a number, then delete.
+    let new_o1 = NewFeature::new(
+        point!(x: 49.25, y: 55.85).into(),
+        props([("kind", json!("hydrant"))]),
+    );
+    let out = store
+        .replace_feature(&oc, o1.id, new_o1.clone())
+        .await
+        .expect("replace in the other layer");
+    let o1 = new_o1.into_feature(o1.id);
+    assert_eq!(out.features, std::slice::from_ref(&o1));
+    assert_bumped(
+        &others_before.0,
+        &out.layer,
+        2,
+        "replace in the other layer",
+    );
+    assert_eq!(features_now(oc.clone()).await, [o1.clone(), o2.clone()]);
+    assert_eq!(
+        layer_now(pc.clone()).await,
+        last,
+        "the parcels did not change"
+    );
+    let out = store
+        .delete_feature(&oc, o2.id)
+        .await
+        .expect("delete in the other layer");
+    assert!(out.features.is_empty());
+    let o_last = out.layer;
+    assert_eq!(layer_now(oc.clone()).await, o_last);
+    assert_eq!(features_now(oc.clone()).await, std::slice::from_ref(&o1));
+    assert_eq!(store.feature(&oc, o2.id).await.expect("feature()"), None);
+    assert_eq!(
+        parcel_now("16:50:000011:99").await,
+        None,
+        "delete frees the number"
+    );
+
+    // 6. Delete a parcel.
+    let out = store
+        .delete_feature(&pc, p3.id)
+        .await
+        .expect("delete_feature");
+    assert!(out.features.is_empty(), "a delete returns no features");
+    assert_bumped(&last, &out.layer, 2, "delete_feature");
+    assert_eq!(layer_now(pc.clone()).await, out.layer);
+    assert_eq!(store.feature(&pc, p3.id).await.expect("feature()"), None);
+    assert_eq!(features_now(pc.clone()).await, [p1.clone(), p2.clone()]);
+    assert_eq!(
+        parcel_now("16:50:000011:2").await,
+        None,
+        "its number is free"
+    );
+    last = out.layer;
+    // Deleting it again: unknown, nothing changes.
+    assert_err!(
+        store.delete_feature(&pc, p3.id).await,
+        StoreError::UnknownFeature { layer, id } if layer == pc && id == p3.id
+    );
+    assert_err!(
+        store.replace_feature(&pc, p3.id, polygon()).await,
+        StoreError::UnknownFeature { .. }
+    );
+    assert_eq!(layer_now(pc.clone()).await, last);
+    assert_eq!(features_now(pc.clone()).await, [p1.clone(), p2.clone()]);
+
+    // 7. The freed numbers can be appended again; the deleted ids are not reused.
+    let out = store
+        .append_features(
+            &pc,
+            vec![parcel(7, "16:50:000011:2"), parcel(8, "16:50:000011:99")],
+        )
+        .await
+        .expect("append with freed numbers");
+    assert_bumped(&last, &out.layer, 4, "append after delete");
+    assert!(
+        out.features.iter().all(|f| f.id > p3.id),
+        "ids are never reused"
+    );
+    assert_eq!(
+        parcel_now("16:50:000011:2").await,
+        Some((pc.clone(), out.features[0].clone()))
+    );
+    assert_eq!(
+        parcel_now("16:50:000011:99").await,
+        Some((pc.clone(), out.features[1].clone()))
+    );
+
+    // 8. Deleting the last feature leaves an empty layer.
+    let out = store
+        .delete_feature(&oc, o1.id)
+        .await
+        .expect("delete the last feature");
+    assert_bumped(&o_last, &out.layer, 0, "delete the last feature");
+    assert!(features_now(oc.clone()).await.is_empty());
+    assert_eq!(layer_now(oc.clone()).await, out.layer);
+}

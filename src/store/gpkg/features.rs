@@ -1,5 +1,6 @@
-//! Feature rows: reading them back, and the bulk write both `replace_features`
-//! and `append_features` go through.
+//! Feature rows: reading them back, the bulk write both `replace_features`
+//! and `append_features` go through, and the single-feature edits
+//! (`replace_feature`, `delete_feature`).
 //!
 //! A feature table row is `(fid, geom, cadastral, properties)`: the geometry as a
 //! GeoPackage blob in EPSG:4326, the cadastral number as text (also kept in
@@ -119,6 +120,149 @@ pub(crate) async fn write(
     };
     let layer = layers::record_write(conn, layer, count, bounds).await?;
     Ok((layer, first_id))
+}
+
+/// Replaces the geometry, cadastral number and properties of feature `id`,
+/// inside the caller's `BEGIN IMMEDIATE` transaction; the caller commits (and
+/// drops the transaction on error, which rolls back whatever was done here).
+/// `layer` was read in this transaction; `encoded` and `new_bounds` are what
+/// [`encode`] gave for `feature`.
+pub(crate) async fn replace_one(
+    conn: &mut SqliteConnection,
+    layer: &Layer,
+    id: FeatureId,
+    feature: &NewFeature,
+    encoded: &Encoded,
+    new_bounds: Option<Bounds>,
+) -> Result<Layer> {
+    let code = &layer.spec.code;
+    let table = table(code);
+    // Its current number, read first: it says whether the feature exists, and
+    // which `imgis_cadastre` row to free without scanning the layer's numbers.
+    let old = current_cadastral(conn, layer, id).await?;
+    sqlx::query(&format!(
+        "UPDATE {table} SET geom = ?, cadastral = ?, properties = ? WHERE fid = ?"
+    ))
+    .bind(encoded.geom.as_slice())
+    .bind(feature.cadastral.as_ref().map(Cadastral::as_str))
+    .bind(encoded.properties.as_str())
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .map_err(StoreError::db("replacing a feature"))?;
+
+    let new = feature.cadastral.as_ref().map(Cadastral::as_str);
+    // A feature keeping its number keeps its registration as it is.
+    if old.as_deref() != new {
+        if let Some(old) = &old {
+            free_cadastral(conn, code, old).await?;
+        }
+        if let Some(new) = new {
+            register_cadastral(conn, code, id, new).await?;
+        }
+    }
+
+    // Grow the extent as append does. It may now be larger than the layer (the
+    // old geometry's corner may be gone); shrinking it would mean decoding every
+    // geometry of the layer, and the GeoPackage extent is informative only.
+    let bounds = Bounds::union(layers::bounds(conn, code).await?, new_bounds);
+    layers::record_write(conn, layer, layer.feature_count, bounds).await
+}
+
+/// Deletes feature `id` and frees its cadastral number, inside the caller's
+/// `BEGIN IMMEDIATE` transaction; the caller commits. `layer` was read in this
+/// transaction.
+pub(crate) async fn delete_one(
+    conn: &mut SqliteConnection,
+    layer: &Layer,
+    id: FeatureId,
+) -> Result<Layer> {
+    let code = &layer.spec.code;
+    let old = current_cadastral(conn, layer, id).await?;
+    sqlx::query(&format!("DELETE FROM {} WHERE fid = ?", table(code)))
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::db("deleting a feature"))?;
+    if let Some(old) = &old {
+        free_cadastral(conn, code, old).await?;
+    }
+    let count = layer.feature_count - 1;
+    // The extent stays as it was (it may now be larger than the layer, as after
+    // a replace_one): shrinking it would mean decoding every remaining
+    // geometry. An empty layer has no extent, as after an empty replace.
+    let bounds = if count > 0 {
+        layers::bounds(conn, code).await?
+    } else {
+        None
+    };
+    layers::record_write(conn, layer, count, bounds).await
+}
+
+/// The cadastral number of feature `id` of `layer`, or `UnknownFeature` when the
+/// layer's table has no such row (an id of another layer's feature included:
+/// each layer has its own table).
+async fn current_cadastral(
+    conn: &mut SqliteConnection,
+    layer: &Layer,
+    id: FeatureId,
+) -> Result<Option<String>> {
+    let code = &layer.spec.code;
+    let row: Option<(Option<String>,)> = sqlx::query_as(&format!(
+        "SELECT cadastral FROM {} WHERE fid = ?",
+        table(code)
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(StoreError::db("reading a feature's cadastral number"))?;
+    match row {
+        Some((cadastral,)) => Ok(cadastral),
+        None => Err(StoreError::UnknownFeature {
+            layer: code.clone(),
+            id,
+        }),
+    }
+}
+
+/// Removes a number of this layer from `imgis_cadastre`. By primary key, not
+/// by `(layer, fid)`: the layer index would make that a scan of every number of
+/// the layer.
+async fn free_cadastral(conn: &mut SqliteConnection, code: &LayerCode, number: &str) -> Result<()> {
+    sqlx::query("DELETE FROM imgis_cadastre WHERE cadastral = ? AND layer = ?")
+        .bind(number)
+        .bind(code.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::db("freeing a cadastral number"))?;
+    Ok(())
+}
+
+/// Registers one number for feature `id`: `DuplicateCadastral` when another
+/// feature, of any layer, holds it (the primary key says so).
+async fn register_cadastral(
+    conn: &mut SqliteConnection,
+    code: &LayerCode,
+    id: FeatureId,
+    number: &str,
+) -> Result<()> {
+    let inserted =
+        sqlx::query("INSERT INTO imgis_cadastre (cadastral, layer, fid) VALUES (?, ?, ?)")
+            .bind(number)
+            .bind(code.as_str())
+            .bind(id)
+            .execute(&mut *conn)
+            .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_database_error()
+                .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation) =>
+        {
+            Err(StoreError::DuplicateCadastral(number.to_owned()))
+        }
+        Err(e) => Err(StoreError::db("registering a cadastral number")(e)),
+    }
 }
 
 async fn insert_rows(

@@ -14,7 +14,8 @@
 //! The schema is `migrations/gpkg/`. Files:
 //! - [`file`]: refusing, untouched, any existing file that is not an imgis GeoPackage;
 //! - [`geometry`]: the GeoPackage geometry blob;
-//! - [`layers`]: the layer registry; [`features`]: feature rows and the bulk write;
+//! - [`layers`]: the layer registry; [`features`]: feature rows, the bulk write
+//!   and the single-feature edits;
 //! - [`applications`]: catalog revisions and applications, in attribute tables
 //!   (`imgis_catalogs`, `imgis_applications`, `imgis_application_tasks`,
 //!   `imgis_application_events`).
@@ -330,6 +331,53 @@ impl Store for GpkgStore {
         features: Vec<NewFeature>,
     ) -> Result<WriteOutcome> {
         self.write(code, features, WriteMode::Append).await
+    }
+
+    async fn replace_feature(
+        &self,
+        code: &LayerCode,
+        id: FeatureId,
+        feature: NewFeature,
+    ) -> Result<WriteOutcome> {
+        // As `write`: refuse what is wrong and encode before taking the write
+        // lock. One geometry encodes quickly, so no blocking thread for it.
+        let layer = self
+            .layer(code)
+            .await?
+            .ok_or_else(|| StoreError::UnknownLayer(code.clone()))?;
+        let one = std::slice::from_ref(&feature);
+        check_features(&layer, one)?;
+        let (encoded, bounds) = features::encode(one)?;
+
+        // Any error drops `tx`, which rolls back: feature, cadastral numbers,
+        // version and extent stay as they were.
+        let mut tx = self.begin_write().await?;
+        let current = layers::require(&mut tx, code).await?;
+        if current.spec.geometry_type != layer.spec.geometry_type {
+            check_features(&current, one)?;
+        }
+        let layer =
+            features::replace_one(&mut tx, &current, id, &feature, &encoded[0], bounds).await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a feature replacement"))?;
+        Ok(WriteOutcome {
+            layer,
+            features: vec![feature.into_feature(id)],
+        })
+    }
+
+    async fn delete_feature(&self, code: &LayerCode, id: FeatureId) -> Result<WriteOutcome> {
+        let mut tx = self.begin_write().await?;
+        let current = layers::require(&mut tx, code).await?;
+        let layer = features::delete_one(&mut tx, &current, id).await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a feature deletion"))?;
+        Ok(WriteOutcome {
+            layer,
+            features: Vec::new(),
+        })
     }
 
     async fn features(&self, code: &LayerCode) -> Result<Vec<Feature>> {

@@ -94,17 +94,7 @@ impl PostgisStore {
             .begin()
             .await
             .map_err(StoreError::db("starting a write"))?;
-        // Row lock: concurrent writes to one layer queue here instead of interleaving versions.
-        let row = sqlx::query(&format!(
-            "SELECT {LAYER_COLUMNS} FROM layers WHERE code = $1 FOR UPDATE"
-        ))
-        .bind(code.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(StoreError::db("locking the layer"))?
-        .ok_or_else(|| StoreError::UnknownLayer(code.clone()))?;
-        let layer_id: i32 = row.get("id");
-        let layer = layer_from_row(&row)?;
+        let (layer_id, layer) = lock_layer(&mut tx, code).await?;
         check_features(&layer, &features)?;
 
         if replace {
@@ -118,17 +108,12 @@ impl PostgisStore {
         for (chunk, chunk_ids) in features.chunks(INSERT_BATCH).zip(ids.chunks(INSERT_BATCH)) {
             insert_batch(&mut tx, (layer_id, code), chunk, chunk_ids).await?;
         }
-        let count_sql = if replace { "$2" } else { "feature_count + $2" };
-        let row = sqlx::query(&format!(
-            "UPDATE layers SET version = version + 1, updated_at = clock_timestamp(), \
-             feature_count = {count_sql} WHERE id = $1 RETURNING {LAYER_COLUMNS}"
-        ))
-        .bind(layer_id)
-        .bind(features.len() as i64)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(StoreError::db("bumping the layer version"))?;
-        let layer = layer_from_row(&row)?;
+        let count = if replace {
+            FeatureCount::Set(features.len() as i64)
+        } else {
+            FeatureCount::Add(features.len() as i64)
+        };
+        let layer = record_write(&mut tx, layer_id, count).await?;
         tx.commit().await.map_err(map_write_error)?;
 
         let features = features
@@ -138,6 +123,65 @@ impl PostgisStore {
             .collect();
         Ok(WriteOutcome { layer, features })
     }
+}
+
+/// Locks the layer's row for the rest of the transaction and returns its id and
+/// the layer. Row lock: concurrent writes to one layer queue here instead of
+/// interleaving versions.
+async fn lock_layer(tx: &mut Transaction<'_, Postgres>, code: &LayerCode) -> Result<(i32, Layer)> {
+    let row = sqlx::query(&format!(
+        "SELECT {LAYER_COLUMNS} FROM layers WHERE code = $1 FOR UPDATE"
+    ))
+    .bind(code.as_str())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(StoreError::db("locking the layer"))?
+    .ok_or_else(|| StoreError::UnknownLayer(code.clone()))?;
+    Ok((row.get("id"), layer_from_row(&row)?))
+}
+
+/// How a write changes a layer's `feature_count`.
+#[derive(Debug, Clone, Copy)]
+enum FeatureCount {
+    /// A replace: the layer now holds exactly this many.
+    Set(i64),
+    /// An append (positive) or a delete (negative).
+    Add(i64),
+}
+
+/// Bumps the version and update time of the layer locked by [`lock_layer`] and
+/// sets its feature count, in the caller's transaction; returns the layer as it
+/// now is.
+async fn record_write(
+    tx: &mut Transaction<'_, Postgres>,
+    layer_id: i32,
+    count: FeatureCount,
+) -> Result<Layer> {
+    let (count_sql, n) = match count {
+        FeatureCount::Set(n) => ("$2", n),
+        FeatureCount::Add(n) => ("feature_count + $2", n),
+    };
+    let row = sqlx::query(&format!(
+        "UPDATE layers SET version = version + 1, updated_at = clock_timestamp(), \
+         feature_count = {count_sql} WHERE id = $1 RETURNING {LAYER_COLUMNS}"
+    ))
+    .bind(layer_id)
+    .bind(n)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(StoreError::db("bumping the layer version"))?;
+    layer_from_row(&row)
+}
+
+/// A feature's geometry as WKB; `index` names it in the error.
+fn encode_wkb(code: &LayerCode, index: usize, f: &NewFeature) -> Result<Vec<u8>> {
+    f.geometry
+        .to_wkb(CoordDimensions::xy())
+        .map_err(|e| StoreError::Encode {
+            layer: code.clone(),
+            index,
+            reason: e.to_string(),
+        })
 }
 
 async fn allocate_ids(tx: &mut Transaction<'_, Postgres>, n: usize) -> Result<Vec<FeatureId>> {
@@ -162,15 +206,7 @@ async fn insert_batch(
     let mut cadastral = Vec::with_capacity(features.len());
     let mut properties = Vec::with_capacity(features.len());
     for (index, f) in features.iter().enumerate() {
-        wkb.push(
-            f.geometry
-                .to_wkb(CoordDimensions::xy())
-                .map_err(|e| StoreError::Encode {
-                    layer: code.clone(),
-                    index,
-                    reason: e.to_string(),
-                })?,
-        );
+        wkb.push(encode_wkb(code, index, f)?);
         cadastral.push(f.cadastral.as_ref().map(|c| c.as_str().to_owned()));
         properties.push(serde_json::Value::Object(f.properties.clone()).to_string());
     }
@@ -431,6 +467,79 @@ impl Store for PostgisStore {
         features: Vec<NewFeature>,
     ) -> Result<WriteOutcome> {
         self.write(code, features, false).await
+    }
+
+    async fn replace_feature(
+        &self,
+        code: &LayerCode,
+        id: FeatureId,
+        feature: NewFeature,
+    ) -> Result<WriteOutcome> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a write"))?;
+        let (layer_id, layer) = lock_layer(&mut tx, code).await?;
+        check_features(&layer, std::slice::from_ref(&feature))?;
+        let wkb = encode_wkb(code, 0, &feature)?;
+        // `layer_id` in the WHERE: an id of another layer's feature is unknown
+        // here, not silently moved. The unique index checks the new number
+        // against every other feature right away (the row's own old number is
+        // replaced, not duplicated), and map_write_error names it.
+        let done = sqlx::query(
+            "UPDATE features SET geom = ST_GeomFromWKB($3, 4326), cadastral = $4, \
+             properties = $5::jsonb WHERE id = $1 AND layer_id = $2",
+        )
+        .bind(id)
+        .bind(layer_id)
+        .bind(wkb)
+        .bind(feature.cadastral.as_ref().map(Cadastral::as_str))
+        .bind(serde_json::Value::Object(feature.properties.clone()).to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_write_error)?;
+        if done.rows_affected() == 0 {
+            // Dropping `tx` rolls back; nothing was changed.
+            return Err(StoreError::UnknownFeature {
+                layer: code.clone(),
+                id,
+            });
+        }
+        let layer = record_write(&mut tx, layer_id, FeatureCount::Add(0)).await?;
+        tx.commit().await.map_err(map_write_error)?;
+        Ok(WriteOutcome {
+            layer,
+            features: vec![feature.into_feature(id)],
+        })
+    }
+
+    async fn delete_feature(&self, code: &LayerCode, id: FeatureId) -> Result<WriteOutcome> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a write"))?;
+        let (layer_id, _) = lock_layer(&mut tx, code).await?;
+        // The feature's cadastral number goes with its row: nothing else holds it.
+        let done = sqlx::query("DELETE FROM features WHERE id = $1 AND layer_id = $2")
+            .bind(id)
+            .bind(layer_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("deleting a feature"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::UnknownFeature {
+                layer: code.clone(),
+                id,
+            });
+        }
+        let layer = record_write(&mut tx, layer_id, FeatureCount::Add(-1)).await?;
+        tx.commit().await.map_err(map_write_error)?;
+        Ok(WriteOutcome {
+            layer,
+            features: Vec::new(),
+        })
     }
 
     async fn features(&self, code: &LayerCode) -> Result<Vec<Feature>> {
