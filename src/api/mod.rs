@@ -11,6 +11,7 @@ mod features;
 mod health;
 mod layers;
 mod ogc_tiles;
+mod openapi;
 mod parcels;
 mod routing;
 mod tiles;
@@ -42,6 +43,7 @@ pub fn router(app: AppState) -> Router {
         .merge(web::router())
         .merge(features::router())
         .merge(archives::router())
+        .merge(openapi::router())
         .fallback(not_found)
         .with_state(app)
         .layer(TraceLayer::new_for_http())
