@@ -1895,6 +1895,8 @@ mod tests {
             ApiError::ApplicationClosed(s()),
             ApiError::Conflict(s()),
             ApiError::CommentRequired(s()),
+            ApiError::DuplicateCadastral(s()),
+            ApiError::DerivedLayer(s()),
             ApiError::RouteBlocked(s()),
             ApiError::internal("a test"),
         ];
