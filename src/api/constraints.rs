@@ -96,59 +96,53 @@ pub(super) async fn check_plot(
     let snapshot = app.index().snapshot();
     let layers = constraints::zone_layers(&snapshot, only.as_deref())?;
     let ready = prepared.zones_ready(&layers);
-    match input {
+    // Where the plot comes from: a stored parcel (measured as stored), or a
+    // drawn area (checked: closed, valid, within the limits).
+    enum Source {
+        Stored(Arc<LayerIndex>, Arc<Feature>),
+        Drawn(geojson::Geometry),
+    }
+    let (source, ready) = match input {
         PlotInput::Parcel(cadastral) => {
-            let (parcel_layer, feature) = parcel(&snapshot, &cadastral)?;
-            off_workers_unless(ready, move || {
-                let metric = metric(&app)?;
-                let plot = Plot::parcel(
-                    parcel_layer.code(),
-                    parcel_layer.layer().version,
-                    &feature,
-                    &metric,
-                )?;
-                let report = constraints::constraints(
-                    &prepared,
-                    &layers,
-                    &plot,
-                    &metric,
-                    app.config().sliver_tolerance_m2,
-                )?;
-                Ok(CheckedPlot {
-                    report,
-                    parcel: Some(feature),
-                    geometry: plot.geometry().clone(),
-                })
-            })
-            .await
+            let (layer, feature) = parcel(&snapshot, &cadastral)?;
+            (Source::Stored(layer, feature), ready)
         }
+        // Validity is checked over pairs of edges: a plot of many vertices is
+        // checked off the async workers, as preparing layers is.
         PlotInput::Drawn(geometry) => {
-            // Validity is checked over pairs of edges: a plot of many vertices is
-            // checked off the async workers, as preparing layers is.
-            let ready = ready && vertex_count(&geometry) <= INLINE_PLOT_VERTICES;
-            off_workers_unless(ready, move || {
-                let metric = metric(&app)?;
+            let small = vertex_count(&geometry) <= INLINE_PLOT_VERTICES;
+            (Source::Drawn(geometry), ready && small)
+        }
+    };
+    off_workers_unless(ready, move || {
+        let metric = metric(&app)?;
+        let (plot, parcel) = match source {
+            Source::Stored(layer, feature) => (
+                Plot::parcel(layer.code(), layer.layer().version, &feature, &metric)?,
+                Some(feature),
+            ),
+            Source::Drawn(geometry) => {
                 let limits = PlotLimits {
                     max_area_m2: app.config().max_plot_area_m2,
                     max_vertices: MAX_PLOT_VERTICES,
                 };
-                let plot = Plot::drawn(&geometry, limits, &metric)?;
-                let report = constraints::constraints(
-                    &prepared,
-                    &layers,
-                    &plot,
-                    &metric,
-                    app.config().sliver_tolerance_m2,
-                )?;
-                Ok(CheckedPlot {
-                    report,
-                    parcel: None,
-                    geometry: plot.geometry().clone(),
-                })
-            })
-            .await
-        }
-    }
+                (Plot::drawn(&geometry, limits, &metric)?, None)
+            }
+        };
+        let report = constraints::constraints(
+            &prepared,
+            &layers,
+            &plot,
+            &metric,
+            app.config().sliver_tolerance_m2,
+        )?;
+        Ok(CheckedPlot {
+            report,
+            parcel,
+            geometry: plot.geometry().clone(),
+        })
+    })
+    .await
 }
 
 /// A GeoJSON geometry from a request body, refused clearly when it is not one.

@@ -60,15 +60,7 @@ impl App {
         id: FeatureId,
         feature: NewFeature,
     ) -> Result<(Layer, Feature), AppError> {
-        self.check_editable(code)?;
-        let outcome = {
-            let lock = self.write_lock(code);
-            let _guard = lock.lock().await;
-            let outcome = self.store.replace_feature(code, id, feature).await?;
-            self.apply_edit(code, id, &outcome).await?;
-            outcome
-        };
-        self.source_changed(code).await?;
+        let outcome = self.edit_one(code, id, Some(feature)).await?;
         let stored = outcome
             .features
             .into_iter()
@@ -79,16 +71,30 @@ impl App {
 
     /// Deletes feature `id`.
     pub async fn delete_feature(&self, code: &LayerCode, id: FeatureId) -> Result<Layer, AppError> {
+        Ok(self.edit_one(code, id, None).await?.layer)
+    }
+
+    /// Replaces (`put`) or deletes feature `id`: store, index, tiles under the
+    /// layer's lock; then the derived zones, when the layer is a source.
+    async fn edit_one(
+        &self,
+        code: &LayerCode,
+        id: FeatureId,
+        put: Option<NewFeature>,
+    ) -> Result<WriteOutcome, AppError> {
         self.check_editable(code)?;
         let outcome = {
             let lock = self.write_lock(code);
             let _guard = lock.lock().await;
-            let outcome = self.store.delete_feature(code, id).await?;
+            let outcome = match put {
+                Some(feature) => self.store.replace_feature(code, id, feature).await?,
+                None => self.store.delete_feature(code, id).await?,
+            };
             self.apply_edit(code, id, &outcome).await?;
             outcome
         };
         self.source_changed(code).await?;
-        Ok(outcome.layer)
+        Ok(outcome)
     }
 
     /// The index takes a committed edit; out of step with the store, it

@@ -42,7 +42,9 @@ pub enum AppError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Application(#[from] ApplicationError),
-    #[error("layer '{0}' is derived by imgis from other layers and cannot be edited; edit its sources")]
+    #[error(
+        "layer '{0}' is derived by imgis from other layers and cannot be edited; edit its sources"
+    )]
     DerivedLayer(LayerCode),
 }
 

@@ -81,24 +81,9 @@ impl Index {
     /// Adds committed features to an indexed layer. The new state is built
     /// beside the old one (sharing its features), then swapped in.
     pub fn append(&self, layer: Layer, features: Vec<Feature>) -> Result<(), IndexError> {
-        let code = layer.code().clone();
-        let current = self
-            .layer(&code)
-            .ok_or_else(|| IndexError::UnknownLayer(code.clone()))?;
-        if layer.version != current.layer().version + 1 {
-            return Err(IndexError::VersionGap {
-                layer: code,
-                indexed: current.layer().version,
-                appended: layer.version,
-            });
-        }
-        let next = Arc::new(current.with_appended(layer, features));
-        self.layers.rcu(|snap| {
-            let mut s = Snapshot::clone(snap);
-            s.insert(code.clone(), next.clone());
-            s
-        });
-        Ok(())
+        self.next_version(layer, |current, layer| {
+            current.with_appended(layer, features)
+        })
     }
 
     /// Applies a committed edit of one feature (see `LayerIndex::with_edit`):
@@ -108,6 +93,17 @@ impl Index {
         layer: Layer,
         id: FeatureId,
         put: Option<Feature>,
+    ) -> Result<(), IndexError> {
+        self.next_version(layer, |current, layer| current.with_edit(layer, id, put))
+    }
+
+    /// Swaps in the layer's next version, made from the indexed one by
+    /// `make`; refused unless `layer` is exactly one version ahead (a write
+    /// applied out of order: the caller reloads the layer from the store).
+    fn next_version(
+        &self,
+        layer: Layer,
+        make: impl FnOnce(&LayerIndex, Layer) -> LayerIndex,
     ) -> Result<(), IndexError> {
         let code = layer.code().clone();
         let current = self
@@ -120,7 +116,7 @@ impl Index {
                 appended: layer.version,
             });
         }
-        let next = Arc::new(current.with_edit(layer, id, put));
+        let next = Arc::new(make(&current, layer));
         self.layers.rcu(|snap| {
             let mut s = Snapshot::clone(snap);
             s.insert(code.clone(), next.clone());
