@@ -109,7 +109,8 @@ pub async fn open_store(config: &StoreConfig) -> Result<DynStore, StoreError> {
     }
 }
 
-/// Generates the demo city and writes it into the store.
+/// Generates the demo city and writes it into the store, with the built-in
+/// catalog when the store has none.
 pub async fn load_demo(
     store: &DynStore,
     options: DemoOptions,
@@ -118,6 +119,9 @@ pub async fn load_demo(
     let city = tokio::task::spawn_blocking(move || demo::generate(&options)).await??;
     let generated = started.elapsed();
     let summary = demo::load(store.as_ref(), city).await?;
+    // The demo city routes by the catalog its departments come from: a store
+    // without a catalog gets the built-in one (a city's own is kept).
+    catalog::install(store, None).await?;
     info!(
         layers = summary.layers,
         features = summary.features,
