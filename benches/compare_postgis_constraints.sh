@@ -19,42 +19,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-ensure_build_deps
-ensure_packages wrk
-start_throwaway_postgis
+. benches/lib.sh
 
 PARCELS=${PARCELS:-300000}
 SECONDS_EACH=${SECONDS_EACH:-20}
 PLOTS=${PLOTS:-2000}
 CONNECTIONS=16
-cargo build --release --quiet
-psql -q "$DATABASE_URL" -c "CREATE DATABASE bench TEMPLATE imgis_template"
-BENCH_URL="${DATABASE_URL%/*}/bench"
-target/release/imgis demo --database "$BENCH_URL" --parcels "$PARCELS" >&2
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-SERVER_PID=
-stop_server() {
-  if [ -n "$SERVER_PID" ]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=
-  fi
-}
-trap 'stop_server; stop_throwaway_postgis' EXIT INT TERM
+bench_setup
 # The server derives the utility protection zones into the store as it starts,
 # so PostGIS is measured after it, on the same zones.
-IMGIS_LOG=warn target/release/imgis serve --database "$BENCH_URL" \
-  --listen "127.0.0.1:$port" --tiles-dir "$PG_WORK/no-archives" &
-SERVER_PID=$!
-for _ in $(seq 1 1200); do
-  curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
-  sleep 0.1
-done
-curl -sf "http://127.0.0.1:$port/health" >/dev/null || { echo "imgis did not start" >&2; exit 1; }
+start_server
 psql -q "$BENCH_URL" -c "VACUUM ANALYZE features"
 zones=$(psql -At "$BENCH_URL" -c "SELECT count(*) FROM features f JOIN layers l ON l.id = f.layer_id WHERE l.kind = 'zones'")
-rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER_PID/status"; }
 
 # The plots: PLOTS parcels in a fixed pseudo-random order (by the hash of the
 # number), as paths and as POST bodies (the stored polygon, all 15 digits).

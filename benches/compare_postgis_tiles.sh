@@ -21,46 +21,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-ensure_build_deps
-ensure_packages wrk
-start_throwaway_postgis
+. benches/lib.sh
 
 PARCELS=${PARCELS:-300000}
 SECONDS_EACH=${SECONDS_EACH:-20}
 TILES_PER_ZOOM=${TILES_PER_ZOOM:-200}
 CONNECTIONS=16
-cargo build --release --quiet
-psql -q "$DATABASE_URL" -c "CREATE DATABASE bench TEMPLATE imgis_template"
-BENCH_URL="${DATABASE_URL%/*}/bench"
-target/release/imgis demo --database "$BENCH_URL" --parcels "$PARCELS" >&2
+bench_setup
 psql -q "$BENCH_URL" -c "VACUUM ANALYZE features"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-SERVER_PID=
-stop_server() {
-  if [ -n "$SERVER_PID" ]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=
-  fi
-}
-trap 'stop_server; stop_throwaway_postgis' EXIT INT TERM
-# start_server CACHE_MB: serves the bench database and waits until it answers.
-start_server() {
-  IMGIS_LOG=warn target/release/imgis serve --database "$BENCH_URL" \
-    --listen "127.0.0.1:$port" --tile-cache-mb "$1" --tiles-dir "$PG_WORK/no-archives" &
-  SERVER_PID=$!
-  for _ in $(seq 1 600); do
-    curl -sf "http://127.0.0.1:$port/health" >/dev/null && return 0
-    sleep 0.1
-  done
-  echo "imgis did not start" >&2
-  exit 1
-}
-rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER_PID/status"; }
-
 # The layers in drawing order with their zoom ranges, as the server has them.
-start_server 0
+start_server --tile-cache-mb 0
 curl -sf "http://127.0.0.1:$port/layers" > "$PG_WORK/layers.json"
 python3 - "$PG_WORK" "$TILES_PER_ZOOM" <<'PY'
 import json, math, random, sys
@@ -124,7 +95,7 @@ run_wrk map cold
 run_wrk parcels cold
 stop_server
 # Warm: the default cache, filled by one pass over each list.
-start_server 256
+start_server --tile-cache-mb 256
 for list in map parcels; do
   while read -r path; do
     curl -sf -o /dev/null "http://127.0.0.1:$port$path"

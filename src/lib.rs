@@ -5,6 +5,7 @@
 //! - [`crs`]: coordinate reference systems over PROJ (storage EPSG:4326, metres in the city's CRS).
 //! - [`catalog`]: the city's catalog as data (`data/catalog.toml`): departments, zone types,
 //!   buffer rules, services, life situations, routing rules and the working-day calendar.
+//! - [`import`]: readers of imported files (GeoJSON, Shapefile, GeoPackage, FlatGeobuf, CSV).
 //! - [`store`]: the source of truth, PostGIS or an embedded GeoPackage, behind one trait.
 //! - [`index`]: every layer in memory in an R-tree; all reads are answered from it.
 //! - [`tiles`]: Mapbox Vector Tiles made from the index (clip, simplify, encode), the tile
@@ -35,6 +36,7 @@ pub mod constraints;
 pub mod crs;
 pub mod demo;
 pub mod features;
+pub mod import;
 pub mod index;
 pub mod model;
 pub mod routing;
