@@ -368,7 +368,7 @@ async fn planners_scenarios_route_as_the_regulations_say() {
         "a blocked application is not registered"
     );
 
-    // 4. A life situation on a drawn area: the due date is the end of its
+    // 4. A life situation on a plot free of zones: the due date is the end of its
     //    critical path, and every step starts when those it waits for are due.
     let (status, route) = server
         .post_json(
@@ -469,10 +469,14 @@ async fn lifecycle(store: DynStore) {
         a["status"], "revision_required",
         "the revision still outweighs"
     );
-    let (status, _) = server
+    // The gas operator's overdue list holds it while it waits for revision.
+    let (status, waiting) = server
         .get_json("/applications?status=revision_required&department=GAS&overdue=true")
         .await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 200, "{waiting}");
+    assert_eq!(waiting["returned"], 1, "{waiting}");
+    assert_eq!(waiting["applications"][0]["id"], id);
+    assert_eq!(waiting["applications"][0]["overdue"], true);
     let (status, a) = decide(gas, "approved_with_comments", Some("Работы вести вручную")).await;
     assert_eq!(status, 200, "{a}");
     // Every approval given (other tasks, if the plot has more zones, still open?)

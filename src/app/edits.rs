@@ -3,12 +3,9 @@
 //! lock, as the bulk writes do; a utility layer's edit remakes the derived
 //! protection zones.
 
-use tracing::warn;
-
 use super::{App, AppError};
-use crate::index::IndexError;
 use crate::model::{Feature, FeatureId, Layer, LayerCode, NewFeature};
-use crate::store::WriteOutcome;
+use crate::store::{StoreError, WriteOutcome};
 use crate::zones;
 
 impl App {
@@ -28,29 +25,20 @@ impl App {
         feature: NewFeature,
     ) -> Result<(Layer, Feature), AppError> {
         self.check_editable(code)?;
-        let outcome = {
-            let lock = self.write_lock(code);
-            let _guard = lock.lock().await;
-            let outcome = self.store.append_features(code, vec![feature]).await?;
-            match self
-                .index
-                .append(outcome.layer.clone(), outcome.features.clone())
-            {
-                Ok(()) => self.layer_changed(code),
-                Err(e @ (IndexError::VersionGap { .. } | IndexError::UnknownLayer(_))) => {
-                    warn!(error = %e, "index out of step with the store; reloading the layer");
-                    self.reload_layer(code).await?;
-                }
-            }
-            outcome
-        };
-        self.source_changed(code).await?;
-        let created = outcome
-            .features
-            .into_iter()
-            .next()
-            .expect("an append of one feature returns it");
-        Ok((outcome.layer, created))
+        let (layer, ids) = self.append_with_ids(code, vec![feature]).await?;
+        let id = ids[0];
+        let created = self
+            .index
+            .layer(code)
+            .and_then(|l| l.feature(id))
+            .ok_or_else(|| {
+                // Deleted by another request in the meantime.
+                AppError::Store(StoreError::UnknownFeature {
+                    layer: code.clone(),
+                    id,
+                })
+            })?;
+        Ok((layer, Feature::clone(&created)))
     }
 
     /// Replaces feature `id` (geometry, cadastral number, properties).
@@ -90,31 +78,13 @@ impl App {
                 Some(feature) => self.store.replace_feature(code, id, feature).await?,
                 None => self.store.delete_feature(code, id).await?,
             };
-            self.apply_edit(code, id, &outcome).await?;
+            let applied =
+                self.index
+                    .edit(outcome.layer.clone(), id, outcome.features.first().cloned());
+            self.indexed(code, applied).await?;
             outcome
         };
         self.source_changed(code).await?;
         Ok(outcome)
-    }
-
-    /// The index takes a committed edit; out of step with the store, it
-    /// reloads the layer.
-    async fn apply_edit(
-        &self,
-        code: &LayerCode,
-        id: FeatureId,
-        outcome: &WriteOutcome,
-    ) -> Result<(), AppError> {
-        match self
-            .index
-            .edit(outcome.layer.clone(), id, outcome.features.first().cloned())
-        {
-            Ok(()) => self.layer_changed(code),
-            Err(e @ (IndexError::VersionGap { .. } | IndexError::UnknownLayer(_))) => {
-                warn!(error = %e, "index out of step with the store; reloading the layer");
-                self.reload_layer(code).await?;
-            }
-        }
-        Ok(())
     }
 }

@@ -16,7 +16,7 @@ use crate::config::{Config, StoreConfig};
 use crate::constraints::Prepared;
 use crate::demo::{self, DemoError, DemoOptions};
 use crate::index::{Index, IndexError};
-use crate::model::{Feature, Layer, LayerCode, NewFeature};
+use crate::model::{Feature, FeatureId, Layer, LayerCode, NewFeature};
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
 use crate::store::{DynStore, StoreError};
@@ -347,23 +347,49 @@ impl App {
         code: &LayerCode,
         features: Vec<NewFeature>,
     ) -> Result<Layer, AppError> {
-        let layer = {
+        Ok(self.append_with_ids(code, features).await?.0)
+    }
+
+    /// [`App::append_features`], also giving the ids the store gave the
+    /// features, in input order.
+    async fn append_with_ids(
+        &self,
+        code: &LayerCode,
+        features: Vec<NewFeature>,
+    ) -> Result<(Layer, Vec<FeatureId>), AppError> {
+        let done = {
             let lock = self.write_lock(code);
             let _guard = lock.lock().await;
             let outcome = self.store.append_features(code, features).await?;
-            let layer = outcome.layer.clone();
-            match self.index.append(outcome.layer, outcome.features) {
-                Ok(()) => self.layer_changed(code),
-                Err(e @ (IndexError::VersionGap { .. } | IndexError::UnknownLayer(_))) => {
-                    // Another instance or process wrote too: the store has the whole truth.
-                    warn!(error = %e, "index out of step with the store; reloading the layer");
-                    self.reload_layer(code).await?;
-                }
-            }
-            layer
+            let done = (
+                outcome.layer.clone(),
+                outcome.features.iter().map(|f| f.id).collect(),
+            );
+            let applied = self.index.append(outcome.layer, outcome.features);
+            self.indexed(code, applied).await?;
+            done
         };
         self.source_changed(code).await?;
-        Ok(layer)
+        Ok(done)
+    }
+
+    /// After the index took (or refused) a committed write of `code`: the
+    /// layer's old tiles leave the cache; out of step with the store (another
+    /// instance or process wrote too), the layer is reloaded from the store,
+    /// which has the whole truth.
+    async fn indexed(
+        &self,
+        code: &LayerCode,
+        applied: Result<(), IndexError>,
+    ) -> Result<(), AppError> {
+        match applied {
+            Ok(()) => self.layer_changed(code),
+            Err(e @ (IndexError::VersionGap { .. } | IndexError::UnknownLayer(_))) => {
+                warn!(error = %e, "index out of step with the store; reloading the layer");
+                self.reload_layer(code).await?;
+            }
+        }
+        Ok(())
     }
 
     /// After a committed write: a utility layer that protection zones are

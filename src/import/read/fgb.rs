@@ -210,17 +210,8 @@ impl Iterator for FgbSource {
         if self.done {
             return None;
         }
-        match self.next_feature() {
-            Ok(Some(feature)) => Some(Ok(feature)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = !e.is_skippable();
-                Some(Err(e))
-            }
-        }
+        let next = self.next_feature();
+        super::settle(&mut self.done, next)
     }
 }
 

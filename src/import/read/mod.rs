@@ -150,6 +150,26 @@ pub(crate) fn file_layer(path: &Path) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// One step of a reader whose `next` gives `Ok(None)` at the end of the file:
+/// nothing more after the end or after an error that ends the file; after a
+/// feature's own error, reading goes on.
+pub(crate) fn settle(
+    done: &mut bool,
+    next: crate::import::Result<Option<crate::import::SourceFeature>>,
+) -> Option<crate::import::Result<crate::import::SourceFeature>> {
+    match next {
+        Ok(Some(feature)) => Some(Ok(feature)),
+        Ok(None) => {
+            *done = true;
+            None
+        }
+        Err(e) => {
+            *done = !e.is_skippable();
+            Some(Err(e))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

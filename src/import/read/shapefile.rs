@@ -254,17 +254,8 @@ impl Iterator for ShapefileSource {
         if self.done {
             return None;
         }
-        match self.next_record() {
-            Ok(Some(feature)) => Some(Ok(feature)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = !e.is_skippable();
-                Some(Err(e))
-            }
-        }
+        let next = self.next_record();
+        super::settle(&mut self.done, next)
     }
 }
 
