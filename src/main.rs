@@ -10,9 +10,11 @@ use tracing_subscriber::EnvFilter;
 
 use imgis::app::{self, App};
 use imgis::config::{
-    CatalogArgs, CatalogCommand, Cli, Command, Config, ExportArgs, FileConfig, StoreConfig,
-    TilesArgs, TilesCommand, DEFAULT_DEMO_PARCELS,
+    CatalogArgs, CatalogCommand, Cli, Command, Config, ExportArgs, FileConfig, ImportArgs,
+    StoreConfig, TilesArgs, TilesCommand, DEFAULT_DEMO_PARCELS,
 };
+use imgis::import::report::ImportParams;
+use imgis::import::Outcome;
 use imgis::demo::DemoOptions;
 use imgis::index::LayerIndex;
 use imgis::tiles::archive::{self, ExportRequest, LonLatBbox};
@@ -90,6 +92,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 store.location()
             );
         }
+        Command::Import(args) => import_file(args, &file).await?,
         Command::Tiles(TilesArgs {
             command: TilesCommand::Export(args),
         }) => export_tiles(args, &file).await?,
@@ -185,5 +188,122 @@ async fn export_tiles(args: ExportArgs, file: &FileConfig) -> anyhow::Result<()>
         summary.seconds,
         summary.empty
     );
+    Ok(())
+}
+
+/// `imgis import`: the file read, checked and written into the store in one
+/// transaction, with a progress bar (features, MB/s) for a person at a
+/// terminal, then the report. Exits non-zero when the import was rejected.
+async fn import_file(args: ImportArgs, file: &FileConfig) -> anyhow::Result<()> {
+    let ImportArgs {
+        file: path,
+        layer,
+        department,
+        kind,
+        srs,
+        mode,
+        invalid,
+        dry_run,
+        source_layer,
+        format,
+        cadastral_field,
+        wkt_column,
+        lon_column,
+        lat_column,
+        city_bbox,
+        quiet,
+        json,
+        store,
+    } = args;
+    let options = ImportParams {
+        department,
+        kind,
+        srs,
+        mode: Some(mode),
+        invalid: Some(invalid),
+        dry_run: Some(dry_run),
+        source_layer,
+        format,
+        cadastral_field,
+        wkt_column,
+        lon_column,
+        lat_column,
+        filename: None,
+    }
+    .into_options(&layer)
+    .map_err(anyhow::Error::msg)?;
+    let bounds = imgis::config::resolve_city_bbox(city_bbox, file)?;
+    let store = app::open_store(&StoreConfig::resolve(store, file)).await?;
+    let bar = if quiet || json || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0).with_style(
+            ProgressStyle::with_template(
+                "{wide_bar} {binary_bytes}/{binary_total_bytes}  {binary_bytes_per_sec}  {msg}",
+            )
+            .expect("the template is a constant that parses"),
+        )
+    };
+    let shown = bar.clone();
+    let started = std::time::Instant::now();
+    let progress: app::imports::ProgressFn = Arc::new(move |p: imgis::import::Progress| {
+        shown.set_length(p.total_bytes);
+        shown.set_position(p.bytes);
+        let secs = started.elapsed().as_secs_f64().max(1e-3);
+        shown.set_message(format!(
+            "{} features ({:.0}/s)",
+            p.features,
+            p.features as f64 / secs
+        ));
+    });
+    let (report, _) = app::imports::import_into_store(
+        &store,
+        path,
+        options,
+        bounds,
+        Default::default(),
+        progress,
+    )
+    .await?;
+    bar.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for issue in &report.issues {
+            println!(
+                "feature {}: {} ({}): {}",
+                issue.index,
+                serde_json::to_value(issue.action)?.as_str().unwrap_or("?"),
+                issue.problem,
+                issue.reason
+            );
+        }
+        if report.issues_not_listed > 0 {
+            println!("… and {} more not listed", report.issues_not_listed);
+        }
+        for note in &report.notes {
+            println!("note: {note}");
+        }
+        println!(
+            "{} ({}, {}, CRS {} from {}) into {} store at {}",
+            report.summary(),
+            report.file,
+            report.format,
+            report.source_crs,
+            report.crs_from,
+            store.backend(),
+            store.location()
+        );
+        if report.outcome == Outcome::Imported {
+            println!("running servers on this store show the new version within seconds");
+        }
+    }
+    if report.outcome == Outcome::Rejected {
+        anyhow::bail!(
+            "{} feature(s) refused and the policy is 'reject': nothing was imported \
+             (--invalid skip leaves them out, --invalid repair makes what it can valid)",
+            report.rejected
+        );
+    }
     Ok(())
 }

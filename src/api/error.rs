@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::app::AppError;
 use crate::applications::ApplicationError;
 use crate::constraints::ConstraintsError;
+use crate::import::{ImportError, ReadError};
 use crate::model::CadastralError;
 use crate::routing::RoutingError;
 use crate::store::StoreError;
@@ -74,6 +75,26 @@ pub enum ApiError {
     /// A rule forbids what is applied for at this plot: nothing is registered.
     #[error("{0}")]
     RouteBlocked(String),
+    /// An import file that cannot be read (format, damage, truncation, archive).
+    #[error("{0}")]
+    InvalidFile(String),
+    /// An import file whose CRS is missing or unusable.
+    #[error("{0}")]
+    CrsRequired(String),
+    /// An import that does not fit its layer (kind, department) or would empty it.
+    #[error("{0}")]
+    ImportConflict(String),
+    /// The `reject` policy refused the import; the report lists why.
+    #[error("{message}")]
+    ImportRejected {
+        message: String,
+        report: Box<serde_json::Value>,
+    },
+    #[error("{0}")]
+    UnknownDepartment(String),
+    /// An upload over the configured size.
+    #[error("{0}")]
+    UploadTooLarge(String),
     #[error(transparent)]
     Internal(anyhow_free::Internal),
 }
@@ -116,6 +137,12 @@ impl ApiError {
             ApiError::DuplicateCadastral(_) => (StatusCode::CONFLICT, "duplicate_cadastral"),
             ApiError::DerivedLayer(_) => (StatusCode::CONFLICT, "derived_layer"),
             ApiError::RouteBlocked(_) => (StatusCode::UNPROCESSABLE_ENTITY, "route_blocked"),
+            ApiError::InvalidFile(_) => (StatusCode::BAD_REQUEST, "invalid_file"),
+            ApiError::CrsRequired(_) => (StatusCode::BAD_REQUEST, "crs_required"),
+            ApiError::ImportConflict(_) => (StatusCode::CONFLICT, "import_conflict"),
+            ApiError::ImportRejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "import_rejected"),
+            ApiError::UnknownDepartment(_) => (StatusCode::BAD_REQUEST, "unknown_department"),
+            ApiError::UploadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "upload_too_large"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -134,6 +161,8 @@ impl From<StoreError> for ApiError {
             }
             e @ StoreError::DuplicateCadastral(_) => ApiError::DuplicateCadastral(e.to_string()),
             e @ StoreError::ApplicationChanged(_) => ApiError::Conflict(e.to_string()),
+            e @ StoreError::UnknownDepartment(_) => ApiError::UnknownDepartment(e.to_string()),
+            e @ StoreError::LayerExists(_) => ApiError::ImportConflict(e.to_string()),
             e if e.is_unavailable() => {
                 ApiError::Unavailable("the store cannot be reached; try again shortly".into())
             }
@@ -148,7 +177,25 @@ impl From<AppError> for ApiError {
             AppError::Store(e) => e.into(),
             AppError::Application(e) => e.into(),
             e @ AppError::DerivedLayer(_) => ApiError::DerivedLayer(e.to_string()),
+            AppError::Import(e) => e.into(),
+            AppError::ImportTarget(message) => ApiError::ImportConflict(message),
             e => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(e: ImportError) -> Self {
+        let message = e.to_string();
+        match e {
+            ImportError::Read(ReadError::Io { .. }) => ApiError::internal(message),
+            ImportError::Read(ReadError::Layer { .. } | ReadError::Columns { .. }) => {
+                ApiError::BadQuery(message)
+            }
+            ImportError::Read(_) => ApiError::InvalidFile(message),
+            ImportError::Crs(_) => ApiError::CrsRequired(message),
+            ImportError::CadastralField(_) => ApiError::BadQuery(message),
+            ImportError::Stopped(_) => ApiError::internal(message),
         }
     }
 }
@@ -211,8 +258,11 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response =
-            (status, Json(json!({ "error": code, "message": message }))).into_response();
+        let mut body = json!({ "error": code, "message": message });
+        if let ApiError::ImportRejected { report, .. } = self {
+            body["report"] = *report;
+        }
+        let mut response = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

@@ -9,6 +9,7 @@ mod departments;
 pub mod error;
 mod features;
 mod health;
+mod imports;
 mod layers;
 mod ogc_tiles;
 mod openapi;
@@ -33,6 +34,7 @@ pub fn router(app: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(layers::router())
+        .merge(imports::router())
         .merge(parcels::router())
         .merge(constraints::router())
         .merge(departments::router())

@@ -84,7 +84,7 @@ async fn page() -> Html<&'static str> {
 
 /// `(error code, HTTP status, meaning)`, as `ApiError` answers them.
 #[rustfmt::skip]
-const ERROR_CODES: [(&str, u16, &str); 25] = [
+const ERROR_CODES: [(&str, u16, &str); 31] = [
     ("unknown_layer", 404, "no such layer (unpublished layers are not disclosed)"),
     ("unknown_parcel", 404, "no parcel has this cadastral number"),
     ("malformed_cadastral_number", 400, "not a cadastral number NN:NN:NNNNNN[N]:N…"),
@@ -109,6 +109,12 @@ const ERROR_CODES: [(&str, u16, &str); 25] = [
     ("duplicate_cadastral", 409, "another parcel has this cadastral number"),
     ("derived_layer", 409, "the layer is derived by imgis from others and cannot be edited"),
     ("route_blocked", 422, "a rule forbids this at this plot; nothing was registered"),
+    ("invalid_file", 400, "an import file that cannot be read: format, damage, truncation, a refused zip"),
+    ("crs_required", 400, "an import file whose CRS is missing (coordinates not lon/lat) or unknown: name it with `srs`"),
+    ("import_conflict", 409, "an import that does not fit its layer (kind, department), or would empty it"),
+    ("import_rejected", 422, "features refused under invalid=reject; `report` lists them and nothing was imported"),
+    ("unknown_department", 400, "no department has this code"),
+    ("upload_too_large", 413, "an upload over the configured max_upload_mb"),
     ("internal", 500, "an internal error; the server log has the details"),
 ];
 
@@ -528,6 +534,7 @@ fn layers_paths(p: &mut Map<String, Value>) {
         vec![path_param("code", "The layer's code.", layer_code_schema(), json!("parcels"))],
         responses(json!({ "200": ok_json("The layer.", schema_ref("Layer")) }), &["unknown_layer"]),
     ));
+    add(p, "/layers/{code}/import", "post", import_op());
     add(p, "/departments", "get", op(
         "Layers", "listDepartments", "The departments",
         "The catalog's departments: the city's units and the external approvers (utility \
@@ -547,6 +554,63 @@ fn layers_paths(p: &mut Map<String, Value>) {
             &["malformed_cadastral_number", "unknown_parcel"],
         ),
     ));
+}
+
+/// `POST /layers/{code}/import`: a file as the body (bare or multipart), options in the query.
+#[rustfmt::skip]
+fn import_op() -> Value {
+    let text = |name: &str, description: &str| query_param(name, description, false, string());
+    let choice = |name: &str, description: &str, values: &[&str]| {
+        query_param(name, description, false, json!({ "type": "string", "enum": values, "default": values[0] }))
+    };
+    let mut o = op(
+        "Layers", "importLayer", "Import a layer from a file",
+        "A GIS specialist's file: GeoJSON (also the legacy `crs` member), GeoJSON sequence, \
+         Shapefile (a zip, or its .shp/.shx/.dbf/.prj/.cpg as several multipart file fields), \
+         GeoPackage, FlatGeobuf or CSV (WKT or lon/lat columns), in any CRS PROJ knows. Every \
+         feature is reprojected to EPSG:4326 and checked (null, empty, invalid, wrong type, \
+         outside the city's bounds); `invalid` says what happens to those. The import is one \
+         transaction: the layer (created when it does not exist) gets one new version, or, when \
+         anything fails, stays exactly as it was. The answer is the import's report, as \
+         `imgis import --json` prints it.",
+        vec![
+            path_param("code", "The layer to write; created when it does not exist.", layer_code_schema(), json!("example_import")),
+            choice("mode", "replace: the layer holds exactly the file's features; append: they are added.", &["replace", "append"]),
+            choice("invalid", "Features with bad geometries or cadastral numbers: reject the import, skip them, or repair what can be made valid.", &["reject", "skip", "repair"]),
+            query_param("dry_run", "Read and check everything, write nothing.", false, json!({ "type": "boolean", "default": false })),
+            text("srs", "The file's CRS, overriding what it declares: EPSG:n or WKT."),
+            query_param("kind", "Kind of a new layer (an existing layer's must match).", false,
+                json!({ "type": "string", "enum": ["parcels", "utilities", "zones", "other"] })),
+            text("department", "Owning department of a new layer (an existing layer's must match)."),
+            text("source_layer", "The GeoPackage table (or Shapefile in a zip) to read when there are several."),
+            query_param("format", "The format when content and name do not tell.", false,
+                json!({ "type": "string", "enum": ["geojson", "geojsonseq", "shapefile", "gpkg", "fgb", "csv"] })),
+            text("cadastral_field", "Parcels: the source field holding cadastral numbers."),
+            text("wkt_column", "CSV: the WKT column."),
+            text("lon_column", "CSV: the longitude (easting) column."),
+            text("lat_column", "CSV: the latitude (northing) column."),
+            text("filename", "The file's name when the body is the bare file: its extension helps tell the format."),
+        ],
+        responses(
+            json!({ "200": ok_json("The report: imported (or checked, for a dry run).", schema_ref("ImportReport")) }),
+            &["invalid_parameter", "invalid_file", "crs_required", "unknown_department", "derived_layer", "import_conflict", "duplicate_cadastral", "upload_too_large",
+              "import_rejected", "store_unavailable", "internal"],
+        ),
+    );
+    o["requestBody"] = json!({
+        "required": true,
+        "description": "The file: the bare body, or multipart/form-data with one file field (or a Shapefile's parts).",
+        "content": {
+            "application/octet-stream": {
+                "schema": { "type": "string", "format": "binary" },
+                "example": "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":{\"name\":\"Сквер\"},\"geometry\":{\"type\":\"Point\",\"coordinates\":[49.1221,55.7887]}}]}",
+            },
+            "multipart/form-data": {
+                "schema": { "type": "object", "properties": { "file": { "type": "string", "format": "binary" } } },
+            },
+        },
+    });
+    o
 }
 
 #[rustfmt::skip]
@@ -1102,7 +1166,45 @@ fn schemas() -> Map<String, Value> {
         "error": { "type": "string", "description": "A stable code for programs.",
                    "enum": ERROR_CODES.iter().map(|(c, _, _)| *c).collect::<Vec<_>>() },
         "message": { "type": "string", "description": "A sentence for people." },
+        "report": { "allOf": [schema_ref("ImportReport")],
+                    "description": "`import_rejected` only: the import's report, listing the refused features." },
     })));
+    add("ImportReport", object(
+        &["outcome", "file", "format", "source_crs", "crs_from", "layer", "mode", "invalid",
+          "dry_run", "created", "read", "imported", "skipped", "repaired", "rejected", "issues",
+          "issues_not_listed", "notes", "bytes", "seconds"],
+        json!({
+            "outcome": { "type": "string", "enum": ["imported", "checked", "rejected"],
+                         "description": "checked: a dry run that would have imported." },
+            "file": string(),
+            "format": string(),
+            "source_layer": nullable_string(),
+            "source_crs": { "type": "string", "description": "The CRS the coordinates were read in, e.g. EPSG:28992." },
+            "crs_from": { "type": "string", "enum": ["--srs", "file", "assumed"] },
+            "layer": string(),
+            "mode": { "type": "string", "enum": ["replace", "append"] },
+            "invalid": { "type": "string", "enum": ["reject", "skip", "repair"] },
+            "dry_run": boolean(),
+            "created": { "type": "boolean", "description": "The import made the layer." },
+            "cadastral_field": nullable_string(),
+            "read": integer(), "imported": integer(), "skipped": integer(),
+            "repaired": integer(), "rejected": integer(),
+            "issues": array_of(object(&["index", "problem", "reason", "action"], json!({
+                "index": { "type": "integer", "description": "0-based position in the file." },
+                "problem": { "type": "string", "enum": ["null", "empty", "invalid", "wrong_type",
+                    "out_of_bounds", "unreadable", "reprojection", "cadastral", "duplicate_cadastral"] },
+                "reason": string(),
+                "action": { "type": "string", "enum": ["repaired", "skipped", "rejected"] },
+            }))),
+            "issues_not_listed": integer(),
+            "notes": array_of(string()),
+            "layer_version": { "type": "integer", "nullable": true,
+                               "description": "The layer's version after the import; null when nothing was written." },
+            "layer_features": { "type": "integer", "nullable": true },
+            "bytes": integer(),
+            "seconds": number(),
+        }),
+    ));
     add("Link", object(&["rel", "href"], json!({
         "rel": string(), "href": string(), "type": string(), "title": string(),
         "templated": boolean(),
@@ -1824,14 +1926,24 @@ fn render_operation(h: &mut String, path: &str, method: &str, op: &Value) {
         h.push_str("</table>");
     }
     if let Some(body) = op.get("requestBody") {
-        let _ = write!(
-            h,
-            "<p><b>Body</b> (JSON): {}. {}</p>",
-            schema_words(&body["content"]["application/json"]["schema"]),
-            prose(body["description"].as_str().unwrap_or(""))
-        );
-        if let Some(example) = body["content"]["application/json"].get("example") {
-            let _ = write!(h, "<pre>{}</pre>", pretty(example));
+        let media = body["content"].as_object().into_iter().flatten();
+        for (media, m) in media {
+            let _ = write!(
+                h,
+                "<p><b>Body</b> (<code>{}</code>): {}. {}</p>",
+                escape(media),
+                schema_words(&m["schema"]),
+                prose(body["description"].as_str().unwrap_or(""))
+            );
+            match m.get("example") {
+                Some(Value::String(text)) => {
+                    let _ = write!(h, "<pre>{}</pre>", escape(text));
+                }
+                Some(example) => {
+                    let _ = write!(h, "<pre>{}</pre>", pretty(example));
+                }
+                None => {}
+            }
         }
     }
     h.push_str("<table><tr><th>Status</th><th>Content</th><th>Description</th></tr>");

@@ -46,11 +46,18 @@ pub enum AppError {
         "layer '{0}' is derived by imgis from other layers and cannot be edited; edit its sources"
     )]
     DerivedLayer(LayerCode),
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
+    /// An import that does not fit its layer (kind, department) or would
+    /// empty it.
+    #[error("{0}")]
+    ImportTarget(String),
 }
 
 mod applications;
 pub mod catalog;
 mod edits;
+pub mod imports;
 
 pub use catalog::{CatalogRevision, LoadedCatalog};
 
@@ -458,9 +465,74 @@ impl App {
     }
 }
 
+/// How often a server compares the store's layer versions with its index.
+pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
+impl App {
+    /// Reloads the layers whose stored version differs from the index's:
+    /// written by someone else (`imgis import` on the command line, another
+    /// instance on the same PostGIS), or removed. Returns how many changed.
+    pub async fn sync_with_store(&self) -> Result<usize, AppError> {
+        let stored = self.store.layers().await?;
+        let mut changed = Vec::new();
+        for layer in &stored {
+            let indexed = self.index.layer(layer.code()).map(|l| l.layer().version);
+            if indexed == Some(layer.version) {
+                continue;
+            }
+            let lock = self.write_lock(layer.code());
+            let _guard = lock.lock().await;
+            // Our own write may have published it while we waited for the lock.
+            let now = self.index.layer(layer.code()).map(|l| l.layer().version);
+            if now.is_some_and(|v| v >= layer.version) {
+                continue;
+            }
+            self.reload_layer(layer.code()).await?;
+            changed.push(layer.code().clone());
+        }
+        for code in self.index.snapshot().keys() {
+            if !stored.iter().any(|l| l.code() == code) {
+                let lock = self.write_lock(code);
+                let _guard = lock.lock().await;
+                self.reload_layer(code).await?;
+                changed.push(code.clone());
+            }
+        }
+        for code in &changed {
+            info!(layer = %code, "layer changed in the store by another writer; reloaded");
+            self.source_changed(code).await?;
+        }
+        Ok(changed.len())
+    }
+}
+
 /// Serves the API on `listener` until `shutdown` resolves, then lets in-flight
-/// requests finish.
+/// requests finish. Meanwhile the index follows changes others make to the
+/// store ([`App::sync_with_store`], every [`SYNC_INTERVAL`]).
 pub async fn run(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
+    let sync = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(SYNC_INTERVAL);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if let Err(e) = app.sync_with_store().await {
+                    warn!(error = %e, "cannot compare the index with the store; retrying");
+                }
+            }
+        })
+    };
+    let served = serve(app, listener, shutdown).await;
+    sync.abort();
+    served
+}
+
+async fn serve(
     app: Arc<App>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,

@@ -33,6 +33,48 @@ pub const DEFAULT_SLIVER_TOLERANCE_M2: f64 = 0.5;
 /// than a plot, small enough that one request cannot clip half the city.
 pub const DEFAULT_MAX_PLOT_AREA_M2: f64 = 1_000_000.0;
 
+/// Largest import upload over HTTP unless configured, MB: a city's whole
+/// parcels layer as GeoJSON is a few hundred MB.
+pub const DEFAULT_MAX_UPLOAD_MB: u64 = 1024;
+
+/// The city's bounds unless configured: the whole world, lon/lat degrees;
+/// only coordinates that cannot be lon/lat are then out of bounds.
+pub fn world() -> geo_types::Rect<f64> {
+    geo_types::Rect::new((-180.0, -90.0), (180.0, 90.0))
+}
+
+/// `--city-bbox` (flag or environment), else the file's `city_bbox`, else [`world`].
+pub fn resolve_city_bbox(flag: Option<String>, file: &FileConfig) -> Result<geo_types::Rect<f64>, ConfigError> {
+    match flag.or_else(|| file.city_bbox.clone()) {
+        None => Ok(world()),
+        Some(text) => parse_lonlat_bbox(&text).map_err(|reason| ConfigError::Invalid {
+            what: "city_bbox",
+            value: text.clone(),
+            reason,
+        }),
+    }
+}
+
+/// "min_lon,min_lat,max_lon,max_lat" in degrees.
+pub fn parse_lonlat_bbox(text: &str) -> Result<geo_types::Rect<f64>, String> {
+    let numbers: Vec<f64> = text
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| "expected four numbers: min_lon,min_lat,max_lon,max_lat".to_owned())?;
+    let [x0, y0, x1, y1] = numbers[..] else {
+        return Err("expected four numbers: min_lon,min_lat,max_lon,max_lat".into());
+    };
+    let ok = [x0, x1].iter().all(|x| (-180.0..=180.0).contains(x))
+        && [y0, y1].iter().all(|y| (-90.0..=90.0).contains(y))
+        && x0 < x1
+        && y0 < y1;
+    if !ok {
+        return Err("longitudes within ±180, latitudes within ±90, min below max".into());
+    }
+    Ok(geo_types::Rect::new((x0, y0), (x1, y1)))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("reading config file {path}: {source}")]
@@ -77,6 +119,64 @@ pub enum Command {
     Tiles(TilesArgs),
     /// The city's catalog (departments, zone types, services, rules, calendar).
     Catalog(CatalogArgs),
+    /// Import a layer from a GeoJSON, Shapefile (or zip), GeoPackage, FlatGeobuf or CSV file.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file to import (.geojson, .geojsonl, .shp or .zip, .gpkg, .fgb, .csv).
+    pub file: PathBuf,
+    /// Code of the layer to write; created when it does not exist.
+    #[arg(long)]
+    pub layer: String,
+    /// Owning department of a new layer (an existing layer's must match).
+    #[arg(long)]
+    pub department: Option<String>,
+    /// Kind of a new layer: parcels, utilities, zones or other (an existing layer's must match).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// The file's CRS, overriding what it declares: EPSG:n or WKT.
+    #[arg(long)]
+    pub srs: Option<String>,
+    /// replace: the layer holds exactly the file's features; append: they are added.
+    #[arg(long, default_value = "replace")]
+    pub mode: String,
+    /// Features with invalid, empty, null or out-of-bounds geometries: reject the import, skip them, or repair what can be.
+    #[arg(long, default_value = "reject")]
+    pub invalid: String,
+    /// Read and check everything, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The GeoPackage table (or Shapefile in a zip) to read, when there are several.
+    #[arg(long)]
+    pub source_layer: Option<String>,
+    /// The format, when the content and extension do not tell: geojson, geojsonseq, shapefile, gpkg, fgb, csv.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Parcels: the source field holding cadastral numbers (default: cadastral, cad_num and other usual names).
+    #[arg(long)]
+    pub cadastral_field: Option<String>,
+    /// CSV: the column holding WKT geometries.
+    #[arg(long)]
+    pub wkt_column: Option<String>,
+    /// CSV: the longitude (or easting) column.
+    #[arg(long)]
+    pub lon_column: Option<String>,
+    /// CSV: the latitude (or northing) column.
+    #[arg(long)]
+    pub lat_column: Option<String>,
+    /// The city's bounds, lon/lat degrees: min_lon,min_lat,max_lon,max_lat; features outside are refused.
+    #[arg(long, env = "IMGIS_CITY_BBOX", allow_hyphen_values = true)]
+    pub city_bbox: Option<String>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print the report as JSON (the same as POST /layers/{code}/import answers).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -167,6 +267,12 @@ pub struct ServeArgs {
     /// Catalog file (TOML) to use and store as the newest revision; without it, the store's newest catalog.
     #[arg(long, env = "IMGIS_CATALOG")]
     pub catalog: Option<PathBuf>,
+    /// The city's bounds, lon/lat degrees: min_lon,min_lat,max_lon,max_lat; imported features outside are refused.
+    #[arg(long, env = "IMGIS_CITY_BBOX", allow_hyphen_values = true)]
+    pub city_bbox: Option<String>,
+    /// Largest file accepted by POST /layers/{code}/import, MB.
+    #[arg(long, env = "IMGIS_MAX_UPLOAD_MB")]
+    pub max_upload_mb: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -199,6 +305,11 @@ pub struct FileConfig {
     pub tiles_dir: Option<PathBuf>,
     /// Catalog file to use (stored as the newest revision when it changed).
     pub catalog: Option<PathBuf>,
+    /// The city's bounds, "min_lon,min_lat,max_lon,max_lat" in degrees;
+    /// imported features outside are refused (default: the whole world).
+    pub city_bbox: Option<String>,
+    /// Largest import upload over HTTP, MB (default 1024).
+    pub max_upload_mb: Option<u64>,
     /// Zoom range per layer code, overriding the default of the layer's kind:
     /// `[layer_zoom.parcels]` with `minzoom = 15`, `maxzoom = 20`.
     #[serde(default)]
@@ -278,6 +389,10 @@ pub struct Config {
     pub catalog: Option<PathBuf>,
     /// Zoom ranges of particular layers (the rest follow their kind).
     pub layer_zoom: BTreeMap<String, ZoomRange>,
+    /// The city's bounds, lon/lat degrees (EPSG:4326): imports refuse features outside.
+    pub city_bbox: geo_types::Rect<f64>,
+    /// Largest import upload over HTTP, bytes.
+    pub max_upload_bytes: u64,
 }
 
 impl Config {
@@ -294,6 +409,8 @@ impl Config {
             tiles_dir: PathBuf::from(DEFAULT_TILES_DIR),
             catalog: None,
             layer_zoom: BTreeMap::new(),
+            city_bbox: world(),
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_MB << 20,
         }
     }
 
@@ -305,6 +422,8 @@ impl Config {
             tile_cache_mb,
             tiles_dir,
             catalog,
+            city_bbox,
+            max_upload_mb,
         } = args;
         for (code, zoom) in &file.layer_zoom {
             if zoom.minzoom > zoom.maxzoom || zoom.maxzoom > crate::tiles::MAX_ZOOM {
@@ -366,6 +485,11 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_TILES_DIR)),
             catalog: catalog.or_else(|| file.catalog.clone()),
             layer_zoom: file.layer_zoom.clone(),
+            city_bbox: resolve_city_bbox(city_bbox, file)?,
+            max_upload_bytes: max_upload_mb
+                .or(file.max_upload_mb)
+                .unwrap_or(DEFAULT_MAX_UPLOAD_MB)
+                .saturating_mul(1 << 20),
         })
     }
 }
@@ -387,6 +511,8 @@ mod tests {
                 tile_cache_mb: None,
                 tiles_dir: None,
                 catalog: None,
+                city_bbox: None,
+                max_upload_mb: None,
             },
             &file,
         )
@@ -411,6 +537,8 @@ mod tests {
                 tile_cache_mb: Some(0),
                 tiles_dir: None,
                 catalog: None,
+                city_bbox: None,
+                max_upload_mb: None,
             },
             &FileConfig::default(),
         )
@@ -431,6 +559,8 @@ mod tests {
             tile_cache_mb: None,
             tiles_dir: None,
             catalog: None,
+            city_bbox: None,
+            max_upload_mb: None,
         };
         let c = Config::resolve_serve(args(), &FileConfig::default()).unwrap();
         assert_eq!(
@@ -441,7 +571,17 @@ mod tests {
             toml::from_str("sliver_tolerance_m2 = 2.0\nmax_plot_area_m2 = 50000").unwrap();
         let c = Config::resolve_serve(args(), &file).unwrap();
         assert_eq!((c.sliver_tolerance_m2, c.max_plot_area_m2), (2.0, 50_000.0));
-        for bad in ["sliver_tolerance_m2 = -1.0", "max_plot_area_m2 = 0"] {
+        assert_eq!(c.city_bbox, world());
+        let file: FileConfig = toml::from_str("city_bbox = '48.8, 55.6, 49.4, 55.95'").unwrap();
+        let c = Config::resolve_serve(args(), &file).unwrap();
+        assert_eq!(c.city_bbox, geo_types::Rect::new((48.8, 55.6), (49.4, 55.95)));
+        for bad in [
+            "sliver_tolerance_m2 = -1.0",
+            "max_plot_area_m2 = 0",
+            "city_bbox = '49.4, 55.6, 48.8, 55.95'",
+            "city_bbox = '1,2,3'",
+            "city_bbox = '0,0,200,10'",
+        ] {
             let file: FileConfig = toml::from_str(bad).unwrap();
             assert!(Config::resolve_serve(args(), &file).is_err(), "{bad}");
         }

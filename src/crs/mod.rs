@@ -4,6 +4,9 @@
 //! Storage is EPSG:4326 in lon/lat order; metres are computed in the city's
 //! metric CRS (config `metric_srs`, Kazan and the demo city: EPSG:32639, UTM 39N).
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use geo::MapCoords;
 use geo_types::{Coord, Geometry};
 
@@ -87,6 +90,41 @@ impl Transformer {
             reason: reason.to_string(),
         }
     }
+}
+
+/// Transformers kept per thread by [`with_transformer`].
+const MAX_CACHED: usize = 16;
+
+/// Transformers by (from CRS, to CRS).
+type TransformerCache = Vec<((String, String), Rc<Transformer>)>;
+
+thread_local! {
+    /// This thread's transformers by (from, to): a PROJ context must not be
+    /// shared between threads and takes about a millisecond to make.
+    static TRANSFORMERS: RefCell<TransformerCache> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's transformer from `from` to `to`, made on first
+/// use and kept (at most [`MAX_CACHED`] per thread, the oldest dropped first).
+pub fn with_transformer<T>(
+    from: &str,
+    to: &str,
+    f: impl FnOnce(&Transformer) -> Result<T, CrsError>,
+) -> Result<T, CrsError> {
+    let t = TRANSFORMERS.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        if let Some((_, t)) = cache.iter().find(|((a, b), _)| a == from && b == to) {
+            return Ok(t.clone());
+        }
+        let t = Rc::new(Transformer::new(from, to)?);
+        if cache.len() >= MAX_CACHED {
+            // An import may name any WKT: the cache must not grow with them.
+            cache.remove(0);
+        }
+        cache.push(((from.to_owned(), to.to_owned()), t.clone()));
+        Ok::<_, CrsError>(t)
+    })?;
+    f(&t)
 }
 
 #[cfg(test)]

@@ -6,13 +6,10 @@
 //! Mercator EPSG:3857 (metres), and the city's metric CRS (config
 //! `metric_srs`, Kazan: EPSG:32639, metres).
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use geo::MapCoords;
 use geo_types::{Coord, Geometry, LineString, Polygon};
 
-use crate::crs::{CrsError, Transformer, STORAGE_SRS};
+use crate::crs::{with_transformer, CrsError, STORAGE_SRS};
 
 pub const CRS84_URI: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 const EPSG_PREFIX: &str = "http://www.opengis.net/def/crs/EPSG/0/";
@@ -161,32 +158,6 @@ fn epsg_code(srs: &str) -> Option<&str> {
         && !code.is_empty()
         && code.bytes().all(|b| b.is_ascii_digit()))
     .then_some(code)
-}
-
-/// Transformers by (from CRS, to CRS).
-type TransformerCache = Vec<((String, String), Rc<Transformer>)>;
-
-thread_local! {
-    /// This thread's transformers by (from, to): a PROJ context must not be
-    /// shared between threads and takes about a millisecond to make.
-    static TRANSFORMERS: RefCell<TransformerCache> = const { RefCell::new(Vec::new()) };
-}
-
-fn with_transformer<T>(
-    from: &str,
-    to: &str,
-    f: impl FnOnce(&Transformer) -> Result<T, CrsError>,
-) -> Result<T, CrsError> {
-    let t = TRANSFORMERS.with(|cell| {
-        let mut cache = cell.borrow_mut();
-        if let Some((_, t)) = cache.iter().find(|((a, b), _)| a == from && b == to) {
-            return Ok(t.clone());
-        }
-        let t = Rc::new(Transformer::new(from, to)?);
-        cache.push(((from.to_owned(), to.to_owned()), t.clone()));
-        Ok::<_, CrsError>(t)
-    })?;
-    f(&t)
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! Reading the files a department's GIS specialist imports (issue 5):
 //! GeoJSON, GeoJSON text sequences, Shapefiles (also zipped), GeoPackage,
 //! FlatGeobuf and CSV (WKT or lon/lat columns), as one stream of
-//! [`SourceFeature`]s. Validation, reprojection and storing come after this
-//! step and are not here.
+//! [`SourceFeature`]s, then through validation and reprojection to the
+//! store ([`pipeline`]).
 //!
 //! 1. [`detect`] tells the format from the first bytes (magic numbers, the
 //!    SQLite header, JSON sniffing) and then from the file name.
@@ -16,6 +16,10 @@
 //!    `Err` with its index ([`ReadError::is_skippable`]); a file that breaks
 //!    off in the middle ends the stream with one [`ReadError::Broken`].
 //!
+//! 4. [`pipeline::run`] takes the stream to the store: reprojection to
+//!    storage lon/lat, per-feature validation ([`validate`]) under the
+//!    import's policy, cadastral numbers, batches, and the [`Report`].
+//!
 //! Geometries are 2D geo-types **in the file's own CRS and units** (metres,
 //! US survey feet, degrees…), not reprojected; Z and M are dropped with a
 //! note on the feature ([`SourceFeature::notes`]), empty geometries are given
@@ -26,7 +30,10 @@
 //! One module per format under `read/`, each with its reasons in its doc.
 
 mod error;
+pub mod pipeline;
 mod read;
+pub mod report;
+pub mod validate;
 #[cfg(test)]
 mod tests;
 
@@ -38,6 +45,8 @@ use std::str::FromStr;
 use crate::model::Properties;
 
 pub use error::{ReadError, Result};
+pub use pipeline::{ImportError, Progress, Target};
+pub use report::{ImportOptions, InvalidPolicy, Mode, Outcome, Report};
 
 /// A source file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -180,7 +189,23 @@ pub struct SourceFeature {
 /// (and removes what a zipped Shapefile was unpacked into).
 pub trait FeatureSource: Iterator<Item = Result<SourceFeature>> + Send {
     fn info(&self) -> &SourceInfo;
+
+    /// How many bytes of the file are read, for progress bars; `None` when
+    /// the reader cannot tell (progress is then estimated from the count).
+    fn bytes_read(&self) -> Option<u64> {
+        None
+    }
+
+    /// The next feature, to be decoded by calling it, possibly on another
+    /// thread: readers whose decoding is heavy (GeoJSON parsing) only cut
+    /// the feature out here; the others decode at once.
+    fn next_deferred(&mut self) -> Option<Deferred> {
+        self.next().map(|item| Box::new(move || item) as Deferred)
+    }
 }
+
+/// A feature read from its file but not yet decoded ([`FeatureSource::next_deferred`]).
+pub type Deferred = Box<dyn FnOnce() -> Result<SourceFeature> + Send>;
 
 /// How many bytes [`open`] reads to [`detect`] a format.
 const SNIFF_BYTES: usize = 8192;

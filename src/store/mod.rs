@@ -7,10 +7,13 @@
 //! - [`gpkg`]: an OGC GeoPackage file (SQLite), the embedded default; each layer is
 //!   a standard feature table, so QGIS and `ogrinfo` open the file as it is.
 //!
+//! [`import`] holds the checks both backends make on an import's batches.
+//!
 //! All SQL of the project lives under this folder. Geometries cross this boundary
 //! in EPSG:4326, lon/lat degrees.
 
 pub mod gpkg;
+mod import;
 pub mod postgis;
 mod rows;
 
@@ -75,6 +78,10 @@ pub enum StoreError {
     /// A stored value that imgis cannot read back (edited by hand, or by a newer version).
     #[error("stored {what} is unreadable: {reason}")]
     Corrupt { what: String, reason: String },
+    /// The producer of an import's batches gave up (a refused feature, a
+    /// broken file, a cancelled upload); the transaction was rolled back.
+    #[error("import aborted: {0}")]
+    ImportAborted(String),
     #[error("decoding the geometry of feature {id} in layer '{layer}': {reason}")]
     Decode {
         layer: LayerCode,
@@ -113,6 +120,24 @@ pub struct WriteOutcome {
     pub layer: Layer,
     pub features: Vec<Feature>,
 }
+
+/// How an import writes a layer ([`Store::import_features`]).
+#[derive(Debug, Clone)]
+pub struct ImportWrite {
+    pub code: LayerCode,
+    /// The layer does not exist yet: create it with this spec in the import's
+    /// own transaction (a failed import leaves no empty layer behind). A
+    /// `GEOMETRY` type is narrowed at commit to the narrowest type that holds
+    /// every imported feature (see [`narrowest_type`]).
+    pub create: Option<LayerSpec>,
+    /// Replace the layer's features (else append to them).
+    pub replace: bool,
+}
+
+/// The features of an import, in batches, in source order. An `Err` item
+/// aborts the import: the store rolls the transaction back and returns it.
+pub type FeatureBatches =
+    futures::stream::BoxStream<'static, std::result::Result<Vec<NewFeature>, StoreError>>;
 
 /// What every backend provides. Every write is one transaction: it either
 /// commits whole and bumps the layer version, or leaves the store as it was.
@@ -159,6 +184,20 @@ pub trait Store: Send + Sync + 'static {
         &self,
         code: &LayerCode,
         features: Vec<NewFeature>,
+    ) -> Result<WriteOutcome>;
+
+    /// Writes an import: every batch of `batches` in one transaction, which
+    /// commits when the stream ends and bumps the layer's version once (or
+    /// creates the layer at version 1). Batches are written as they come, so
+    /// the caller can read and validate the file while the store writes; an
+    /// `Err` batch, a refused feature or a dropped connection rolls back
+    /// everything, the layer's creation included. Cadastral numbers stay
+    /// unique store-wide. The outcome holds every imported feature with its
+    /// id, in input order.
+    async fn import_features(
+        &self,
+        write: &ImportWrite,
+        batches: FeatureBatches,
     ) -> Result<WriteOutcome>;
 
     /// Replaces one feature's geometry, cadastral number and properties (its
@@ -242,6 +281,34 @@ pub(crate) fn check_features(layer: &Layer, features: &[NewFeature]) -> Result<(
         }
     }
     Ok(())
+}
+
+/// The narrowest layer geometry type that accepts every geometry type seen
+/// (by [`geometry_name`]): one type → that type; points with multipoints →
+/// MULTIPOINT (likewise lines, polygons); anything else → GEOMETRY.
+pub fn narrowest_type<'a>(seen: impl IntoIterator<Item = &'a str>) -> crate::model::GeometryType {
+    use crate::model::GeometryType as T;
+    let mut kinds = std::collections::BTreeSet::new();
+    for name in seen {
+        kinds.insert(name);
+    }
+    let all_in = |allowed: &[&str]| kinds.iter().all(|k| allowed.contains(k));
+    if kinds.is_empty() {
+        return T::Geometry;
+    }
+    if kinds.len() == 1 {
+        let only = kinds.iter().next().copied().unwrap_or("GEOMETRY");
+        return only.parse().unwrap_or(T::Geometry);
+    }
+    if all_in(&["POINT", "MULTIPOINT"]) {
+        T::MultiPoint
+    } else if all_in(&["LINESTRING", "MULTILINESTRING"]) {
+        T::MultiLineString
+    } else if all_in(&["POLYGON", "MULTIPOLYGON"]) {
+        T::MultiPolygon
+    } else {
+        T::Geometry
+    }
 }
 
 /// The OGC name of a geometry's type.

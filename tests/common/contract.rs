@@ -9,6 +9,7 @@
 //! `application_filters` (it lists its applications by a department of its own).
 
 use chrono::{DateTime, NaiveDate, Utc};
+use futures::StreamExt;
 use geo_types::{
     line_string, point, polygon, Geometry, GeometryCollection, LineString, MultiLineString,
     MultiPoint, MultiPolygon, Polygon,
@@ -22,7 +23,7 @@ use imgis::model::{
     props, Cadastral, Department, Feature, GeometryType, Layer, LayerCode, LayerKind, LayerSpec,
     NewFeature, Properties,
 };
-use imgis::store::{Store, StoreError};
+use imgis::store::{FeatureBatches, ImportWrite, Store, StoreError, WriteOutcome};
 use serde_json::json;
 
 // ---------------------------------------------------------------- helpers
@@ -1855,4 +1856,617 @@ pub async fn single_feature_edits(store: &dyn Store) {
     assert_bumped(&o_last, &out.layer, 0, "delete the last feature");
     assert!(features_now(oc.clone()).await.is_empty());
     assert_eq!(layer_now(oc.clone()).await, out.layer);
+}
+
+// ---------------------------------------------------------------- 13. imports
+
+/// An import's stream: these items, in order.
+fn stream_of(items: Vec<Result<Vec<NewFeature>, StoreError>>) -> FeatureBatches {
+    futures::stream::iter(items).boxed()
+}
+
+fn import_into(c: &LayerCode, replace: bool) -> ImportWrite {
+    ImportWrite {
+        code: c.clone(),
+        create: None,
+        replace,
+    }
+}
+
+fn import_creating(spec: &LayerSpec) -> ImportWrite {
+    ImportWrite {
+        code: spec.code.clone(),
+        create: Some(spec.clone()),
+        replace: true,
+    }
+}
+
+/// Deletes the layer if an earlier run left it.
+async fn absent(store: &dyn Store, c: &LayerCode) {
+    if store.layer(c).await.expect("layer()").is_some() {
+        store
+            .delete_layer(c)
+            .await
+            .expect("deleting a leftover layer");
+    }
+}
+
+/// An import that creates its layer: the layer exists only after the commit,
+/// at version 1, with the features in input order and a `GEOMETRY` type
+/// narrowed to what was imported; a declared type is kept.
+pub async fn import_creates_layer_and_narrows_type(store: &dyn Store) {
+    let s = spec("imp_new", LayerKind::Other, GeometryType::Geometry);
+    absent(store, &s.code).await;
+    let polygons: Vec<NewFeature> = (0..3)
+        .map(|i| {
+            NewFeature::new(
+                square(49.0 + f64::from(i) * 0.01, 55.0, 0.005).into(),
+                rich_properties(usize::try_from(i).expect("small")),
+            )
+        })
+        .collect();
+    let mixed = vec![
+        NewFeature::new(
+            MultiPolygon::new(vec![square(49.5, 55.5, 0.01), square(49.6, 55.5, 0.01)]).into(),
+            props([("kind", json!("multi"))]),
+        ),
+        NewFeature::new(square(49.7, 55.5, 0.01).into(), Properties::new()),
+    ];
+    let given: Vec<NewFeature> = polygons.iter().chain(&mixed).cloned().collect();
+    let out = store
+        .import_features(
+            &import_creating(&s),
+            stream_of(vec![Ok(polygons), Ok(Vec::new()), Ok(mixed)]),
+        )
+        .await
+        .expect("import creating a layer");
+    assert_stored_as_given(&out.features, &given);
+    assert_eq!(out.layer.version, 1, "a created layer ends at version 1");
+    assert_eq!(out.layer.feature_count, 5);
+    assert_eq!(
+        out.layer.spec,
+        LayerSpec {
+            geometry_type: GeometryType::MultiPolygon,
+            ..s.clone()
+        },
+        "polygons and multipolygons narrow GEOMETRY to MULTIPOLYGON"
+    );
+    assert_eq!(
+        store.layer(&s.code).await.expect("layer()"),
+        Some(out.layer.clone())
+    );
+    assert_eq!(
+        store.features(&s.code).await.expect("features()"),
+        out.features
+    );
+    assert!(store.layers().await.expect("layers()").contains(&out.layer));
+
+    // The narrowed type holds: a point is refused now, a polygon is not;
+    // ids go on after the imported ones.
+    assert_err!(
+        store
+            .append_features(
+                &s.code,
+                vec![NewFeature::new(
+                    point!(x: 1.0, y: 2.0).into(),
+                    Properties::new()
+                )]
+            )
+            .await,
+        StoreError::GeometryType {
+            found: "POINT",
+            expected: "MULTIPOLYGON",
+            ..
+        }
+    );
+    let more = store
+        .append_features(
+            &s.code,
+            vec![NewFeature::new(
+                square(49.8, 55.5, 0.01).into(),
+                Properties::new(),
+            )],
+        )
+        .await
+        .expect("append to the created layer");
+    assert_eq!(more.layer.version, 2);
+    assert_eq!(more.layer.feature_count, 6);
+    assert!(more.features[0].id > out.features[4].id);
+
+    // Creating a layer that exists: refused, the layer untouched.
+    assert_err!(
+        store
+            .import_features(&import_creating(&s), stream_of(vec![Ok(given.clone())]))
+            .await,
+        StoreError::LayerExists(c) if c == s.code
+    );
+    assert_eq!(
+        store.layer(&s.code).await.expect("layer()"),
+        Some(more.layer)
+    );
+
+    // A declared type is kept; GEOMETRY stays for points with lines; an empty
+    // import creates an empty layer at version 1.
+    let points = spec("imp_points", LayerKind::Other, GeometryType::MultiPoint);
+    let both = spec("imp_both", LayerKind::Other, GeometryType::Geometry);
+    let empty = spec("imp_empty", LayerKind::Other, GeometryType::Geometry);
+    for c in [&points.code, &both.code, &empty.code] {
+        absent(store, c).await;
+    }
+    let out = store
+        .import_features(
+            &import_creating(&points),
+            stream_of(vec![Ok(vec![NewFeature::new(
+                point!(x: 49.1, y: 55.8).into(),
+                Properties::new(),
+            )])]),
+        )
+        .await
+        .expect("import of points");
+    assert_eq!(out.layer.spec.geometry_type, GeometryType::MultiPoint);
+    let out = store
+        .import_features(
+            &import_creating(&both),
+            stream_of(vec![Ok(vec![
+                NewFeature::new(point!(x: 49.1, y: 55.8).into(), Properties::new()),
+                NewFeature::new(
+                    line_string![(x: 49.1, y: 55.8), (x: 49.2, y: 55.9)].into(),
+                    Properties::new(),
+                ),
+            ])]),
+        )
+        .await
+        .expect("import of points and lines");
+    assert_eq!(out.layer.spec.geometry_type, GeometryType::Geometry);
+    let out = store
+        .import_features(&import_creating(&empty), stream_of(Vec::new()))
+        .await
+        .expect("empty import");
+    assert_eq!(
+        (
+            out.layer.version,
+            out.layer.feature_count,
+            out.layer.spec.geometry_type
+        ),
+        (1, 0, GeometryType::Geometry)
+    );
+    assert!(store
+        .features(&empty.code)
+        .await
+        .expect("features()")
+        .is_empty());
+
+    // Importing into a layer that does not exist, without creating it.
+    let missing = code("imp_missing");
+    absent(store, &missing).await;
+    for replace in [true, false] {
+        assert_err!(
+            store
+                .import_features(&import_into(&missing, replace), stream_of(vec![Ok(given.clone())]))
+                .await,
+            StoreError::UnknownLayer(c) if c == missing
+        );
+    }
+    assert_eq!(store.layer(&missing).await.expect("layer()"), None);
+}
+
+/// A replacing import bumps the version once, its features replace the old
+/// ones (new ids; the old numbers are free, its own included); an appending
+/// one keeps them and adds its own after them.
+pub async fn import_replace_and_append(store: &dyn Store) {
+    let layer = fresh(
+        store,
+        &spec("imp_parcels", LayerKind::Parcels, GeometryType::Polygon),
+    )
+    .await;
+    let c = layer.code().clone();
+    let old = store
+        .replace_features(
+            &c,
+            (1..=4)
+                .map(|i| parcel(i, &format!("16:50:000021:{i}")))
+                .collect(),
+        )
+        .await
+        .expect("replace");
+
+    // Replace: numbers 3 and 4 are kept, 1 and 2 go, 10..=15 are new.
+    let first: Vec<NewFeature> = [3, 4, 10, 11]
+        .iter()
+        .map(|&i| parcel(i, &format!("16:50:000021:{i}")))
+        .collect();
+    let second: Vec<NewFeature> = (12..=15)
+        .map(|i| parcel(i, &format!("16:50:000021:{i}")))
+        .chain([NewFeature::new(
+            square(49.0, 55.0, 0.001).into(),
+            Properties::new(),
+        )])
+        .collect();
+    let given: Vec<NewFeature> = first.iter().chain(&second).cloned().collect();
+    let replaced = store
+        .import_features(
+            &import_into(&c, true),
+            stream_of(vec![Ok(first), Ok(second)]),
+        )
+        .await
+        .expect("replacing import");
+    assert_stored_as_given(&replaced.features, &given);
+    assert_eq!(
+        replaced.layer.version, 2,
+        "one version for the whole import"
+    );
+    assert_eq!(replaced.layer.feature_count, 9);
+    assert_eq!(replaced.layer.spec, layer.spec);
+    assert!(
+        replaced.features[0].id > old.features[3].id,
+        "a replace gives new ids"
+    );
+    assert_eq!(
+        store.features(&c).await.expect("features()"),
+        replaced.features,
+        "the old features are gone"
+    );
+    assert_eq!(
+        store.layer(&c).await.expect("layer()"),
+        Some(replaced.layer.clone())
+    );
+    for (n, expected) in [
+        ("16:50:000021:1", None),
+        ("16:50:000021:2", None),
+        ("16:50:000021:3", Some(&replaced.features[0])),
+        ("16:50:000021:15", Some(&replaced.features[7])),
+    ] {
+        assert_eq!(
+            store.parcel(&cad(n)).await.expect("parcel()"),
+            expected.map(|f| (c.clone(), f.clone())),
+            "{n}"
+        );
+    }
+
+    // Append, in three batches.
+    let batches: Vec<Vec<NewFeature>> = (0..3)
+        .map(|b| {
+            (0..3)
+                .map(|i| {
+                    let n = 20 + b * 3 + i;
+                    parcel(n, &format!("16:50:000021:{n}"))
+                })
+                .collect()
+        })
+        .collect();
+    let appended_given: Vec<NewFeature> = batches.iter().flatten().cloned().collect();
+    let appended = store
+        .import_features(
+            &import_into(&c, false),
+            stream_of(batches.into_iter().map(Ok).collect()),
+        )
+        .await
+        .expect("appending import");
+    assert_stored_as_given(&appended.features, &appended_given);
+    assert_eq!(appended.layer.version, 3);
+    assert_eq!(appended.layer.feature_count, 18);
+    assert!(appended.features[0].id > replaced.features[8].id);
+    let all: Vec<Feature> = replaced
+        .features
+        .iter()
+        .chain(&appended.features)
+        .cloned()
+        .collect();
+    assert_eq!(store.features(&c).await.expect("features()"), all);
+    assert_eq!(
+        store
+            .parcel(&cad("16:50:000021:28"))
+            .await
+            .expect("parcel()"),
+        Some((c.clone(), appended.features[8].clone()))
+    );
+
+    // An empty replacing import empties the layer, as an empty replace does.
+    let emptied = store
+        .import_features(&import_into(&c, true), stream_of(vec![Ok(Vec::new())]))
+        .await
+        .expect("empty replacing import");
+    assert_eq!((emptied.layer.version, emptied.layer.feature_count), (4, 0));
+    assert!(store.features(&c).await.expect("features()").is_empty());
+    assert_eq!(
+        store
+            .parcel(&cad("16:50:000021:3"))
+            .await
+            .expect("parcel()"),
+        None
+    );
+    store.delete_layer(&c).await.expect("delete_layer");
+}
+
+/// Whatever stops an import (an error from its stream, a refused feature, a
+/// number held twice, the caller giving up half-way) leaves the store as it
+/// was: an existing layer at the same version with the same features and
+/// numbers, a layer the import would have created absent.
+pub async fn failed_import_changes_nothing(store: &dyn Store) {
+    let parcels = fresh(
+        store,
+        &spec("impf_parcels", LayerKind::Parcels, GeometryType::Polygon),
+    )
+    .await;
+    let other = fresh(
+        store,
+        &spec("impf_other", LayerKind::Parcels, GeometryType::Polygon),
+    )
+    .await;
+    store
+        .replace_features(other.code(), vec![parcel(0, "16:50:000022:999")])
+        .await
+        .expect("replace other");
+    let c = parcels.code().clone();
+    let before = store
+        .replace_features(
+            &c,
+            (1..=5)
+                .map(|i| parcel(i, &format!("16:50:000022:{i}")))
+                .collect(),
+        )
+        .await
+        .expect("replace");
+    let created = spec("impf_created", LayerKind::Parcels, GeometryType::Polygon);
+    absent(store, &created.code).await;
+
+    let check_intact = |what: String| {
+        let (before, c, created) = (&before, &c, &created.code);
+        async move {
+            assert_eq!(
+                store.layer(c).await.expect("layer()").as_ref(),
+                Some(&before.layer),
+                "{what}: same version, time and count"
+            );
+            assert_eq!(
+                store.features(c).await.expect("features()"),
+                before.features,
+                "{what}: same features"
+            );
+            for f in &before.features {
+                let n = f.cadastral.as_ref().expect("numbered");
+                assert_eq!(
+                    store.parcel(n).await.expect("parcel()"),
+                    Some((c.clone(), f.clone())),
+                    "{what}: {n} still names its feature"
+                );
+            }
+            for n in ["16:50:000023:1", "16:50:000023:100"] {
+                assert_eq!(
+                    store.parcel(&cad(n)).await.expect("parcel()"),
+                    None,
+                    "{what}: {n} was not kept"
+                );
+            }
+            assert_eq!(
+                store.layer(created).await.expect("layer()"),
+                None,
+                "{what}: the layer to create does not exist"
+            );
+            assert!(!store
+                .layers()
+                .await
+                .expect("layers()")
+                .iter()
+                .any(|l| l.code() == created));
+        }
+    };
+
+    let good = |from: usize| -> Vec<NewFeature> {
+        (from..from + 50)
+            .map(|i| parcel(i, &format!("16:50:000023:{i}")))
+            .collect()
+    };
+    // Each case: a stream that must fail, and the error it must fail with.
+    let case = |k: usize| -> (&'static str, Vec<Result<Vec<NewFeature>, StoreError>>) {
+        match k {
+            0 => (
+                "an error from the stream after two good batches",
+                vec![
+                    Ok(good(1)),
+                    Ok(good(51)),
+                    Err(StoreError::ImportAborted("the file is truncated".into())),
+                    Ok(good(101)),
+                ],
+            ),
+            1 => (
+                "a number twice in the import",
+                vec![Ok(good(1)), Ok(vec![parcel(200, "16:50:000023:7")])],
+            ),
+            2 => (
+                "a number another layer holds",
+                vec![
+                    Ok(good(1)),
+                    Ok(good(51)),
+                    Ok(vec![parcel(200, "16:50:000022:999")]),
+                ],
+            ),
+            3 => (
+                "a wrong geometry type",
+                vec![
+                    Ok(good(1)),
+                    Ok(vec![
+                        parcel(200, "16:50:000023:200"),
+                        NewFeature::new(point!(x: 49.0, y: 55.0).into(), Properties::new()),
+                    ]),
+                ],
+            ),
+            _ => (
+                "an empty geometry",
+                vec![
+                    Ok(good(1)),
+                    Ok(vec![NewFeature::new(
+                        Polygon::new(LineString::new(vec![]), vec![]).into(),
+                        Properties::new(),
+                    )]),
+                ],
+            ),
+        }
+    };
+    let check_error =
+        |k: usize, result: Result<WriteOutcome, StoreError>, what: &str| match (k, result) {
+            (0, Err(StoreError::ImportAborted(m))) => assert_eq!(m, "the file is truncated"),
+            (1, Err(StoreError::DuplicateCadastral(n))) => assert_eq!(n, "16:50:000023:7"),
+            (2, Err(StoreError::DuplicateCadastral(n))) => assert_eq!(n, "16:50:000022:999"),
+            (
+                3,
+                Err(StoreError::GeometryType {
+                    index,
+                    found,
+                    expected,
+                    ..
+                }),
+            ) => {
+                assert_eq!((index, found, expected), (51, "POINT", "POLYGON"));
+            }
+            (4, Err(StoreError::EmptyGeometry { index })) => assert_eq!(index, 50),
+            (_, other) => panic!("{what}: unexpected {:?}", other.map(|o| o.layer)),
+        };
+    for k in 0..5 {
+        for write in [
+            import_into(&c, true),
+            import_into(&c, false),
+            import_creating(&created),
+        ] {
+            let (name, items) = case(k);
+            let what = format!(
+                "{} {name}",
+                match (&write.create, write.replace) {
+                    (Some(_), _) => "create:",
+                    (None, true) => "replace:",
+                    (None, false) => "append:",
+                }
+            );
+            let result = store.import_features(&write, stream_of(items)).await;
+            check_error(k, result, &what);
+            check_intact(what).await;
+        }
+    }
+
+    // Appending a number the layer already holds (replacing may reuse it).
+    assert_err!(
+        store
+            .import_features(
+                &import_into(&c, false),
+                stream_of(vec![Ok(good(1)), Ok(vec![parcel(300, "16:50:000022:3")])])
+            )
+            .await,
+        StoreError::DuplicateCadastral(n) if n == "16:50:000022:3"
+    );
+    check_intact("append: a number of the layer itself".into()).await;
+
+    // A department that does not exist: the layer is not created.
+    let mut owned = created.clone();
+    owned.department = Some("IMPF_NO_SUCH_DEPARTMENT".into());
+    assert_err!(
+        store
+            .import_features(&import_creating(&owned), stream_of(vec![Ok(good(1))]))
+            .await,
+        StoreError::UnknownDepartment(d) if d == "IMPF_NO_SUCH_DEPARTMENT"
+    );
+    check_intact("create: an unknown department".into()).await;
+
+    // The caller gives up half-way (a dropped upload, a killed request): the
+    // import's future is dropped while its stream waits for more.
+    for write in [
+        import_into(&c, true),
+        import_into(&c, false),
+        import_creating(&created),
+    ] {
+        let endless = futures::stream::iter(vec![Ok(good(1)), Ok(good(51))])
+            .chain(futures::stream::pending())
+            .boxed();
+        let gave_up = tokio::time::timeout(
+            std::time::Duration::from_millis(300),
+            store.import_features(&write, endless),
+        )
+        .await;
+        assert!(gave_up.is_err(), "the import waits for its stream");
+        check_intact(format!("given up: create {}", write.create.is_some())).await;
+    }
+
+    // After all that, the same imports succeed.
+    let out = store
+        .import_features(&import_into(&c, true), stream_of(vec![Ok(good(1))]))
+        .await
+        .expect("a good import after the failed ones");
+    assert_eq!(out.layer.version, before.layer.version + 1);
+    let out = store
+        .import_features(&import_creating(&created), stream_of(vec![Ok(good(51))]))
+        .await
+        .expect("a good creating import after the failed ones");
+    assert_eq!(
+        (out.layer.version, out.layer.spec.geometry_type),
+        (1, GeometryType::Polygon)
+    );
+    for l in [&c, &created.code, other.code()] {
+        store.delete_layer(l).await.expect("delete_layer");
+    }
+}
+
+/// Two imports into two layers at the same time, both with one number: one
+/// commits, the other is refused with that number and writes nothing.
+pub async fn concurrent_imports_keep_cadastral_unique(store: &dyn Store) {
+    let a = fresh(
+        store,
+        &spec("impc_a", LayerKind::Parcels, GeometryType::Polygon),
+    )
+    .await;
+    let b = fresh(
+        store,
+        &spec("impc_b", LayerKind::Parcels, GeometryType::Polygon),
+    )
+    .await;
+    let shared = "16:50:000024:1";
+    // Each: a batch of its own numbers, a pause (so the two overlap where the
+    // backend lets them), then a batch with the shared number.
+    let slow = |prefix: usize| -> FeatureBatches {
+        let own: Vec<NewFeature> = (0..20)
+            .map(|i| parcel(i, &format!("16:50:000024:{}", prefix + i)))
+            .collect();
+        let last = vec![parcel(99, shared)];
+        futures::stream::iter(vec![Ok(own)])
+            .chain(futures::stream::once(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                Ok(last)
+            }))
+            .boxed()
+    };
+    // One replaces, the other appends: both ways of finishing an import.
+    let (into_a, into_b) = (import_into(a.code(), true), import_into(b.code(), false));
+    let (ra, rb) = futures::join!(
+        store.import_features(&into_a, slow(100)),
+        store.import_features(&into_b, slow(200)),
+    );
+    let (winner, loser, won, lost) = match (ra, rb) {
+        (Ok(w), Err(e)) => (&a, &b, w, e),
+        (Err(e), Ok(w)) => (&b, &a, w, e),
+        (ra, rb) => panic!(
+            "exactly one import must commit: {:?} / {:?}",
+            ra.map(|o| o.layer),
+            rb.map(|o| o.layer)
+        ),
+    };
+    assert!(
+        matches!(&lost, StoreError::DuplicateCadastral(n) if n == shared),
+        "{lost}"
+    );
+    assert_eq!(won.layer.version, 1);
+    assert_eq!(
+        store.parcel(&cad(shared)).await.expect("parcel()"),
+        Some((winner.code().clone(), won.features[20].clone()))
+    );
+    assert_eq!(
+        store.layer(loser.code()).await.expect("layer()").as_ref(),
+        Some(loser),
+        "the refused import changed nothing"
+    );
+    assert!(store
+        .features(loser.code())
+        .await
+        .expect("features()")
+        .is_empty());
+    for l in [a.code(), b.code()] {
+        store.delete_layer(l).await.expect("delete_layer");
+    }
 }

@@ -26,7 +26,7 @@ use serde_json::{Map, Value};
 
 use super::geometry::{NOTE_EMPTY_POINT, NOTE_Z};
 use super::{crs_name, file_layer};
-use crate::import::{FeatureSource, Format, ReadError, Result, SourceFeature, SourceInfo};
+use crate::import::{Deferred, FeatureSource, Format, ReadError, Result, SourceFeature, SourceInfo};
 use crate::model::Properties;
 
 /// The largest single JSON value (one feature) read into memory: a bound
@@ -163,6 +163,20 @@ impl GeoJsonSource {
 
     /// The next element of `features`, or `None` at its end.
     fn next_in_features(&mut self, after_first: bool) -> Result<Option<SourceFeature>> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let feature = match self.scan_next(after_first, &mut buf) {
+            Ok(Some((index, start))) => decode(&self.path, index, start, &buf).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        self.buf = buf;
+        feature
+    }
+
+    /// Cuts the raw bytes of the next element of `features` into `out`
+    /// without parsing them: its index and byte offset, or `None` at the end
+    /// of the array. Errors here are of the file's framing: [`ReadError::Broken`].
+    fn scan_next(&mut self, after_first: bool, out: &mut Vec<u8>) -> Result<Option<(u64, u64)>> {
         let index = self.index;
         let broken = |reason: String| ReadError::broken(&self.path, index, reason);
         let ends = "the file ends inside the \"features\" array: truncated?";
@@ -191,21 +205,24 @@ impl GeoJsonSource {
             return Err(broken("a ',' before the end of the array".into()));
         }
         let start = self.scanner.offset;
-        self.buf.clear();
+        out.clear();
         self.scanner
-            .value(&mut self.buf, MAX_VALUE_BYTES)
+            .value(out, MAX_VALUE_BYTES)
             .map_err(|e| match e {
                 ScanError::Eof => broken(ends.into()),
                 other => broken(other.to_string()),
             })?;
         self.index += 1;
-        let feature = serde_json::from_slice::<JsonFeature>(&self.buf)
-            .map_err(|e| format!("not valid GeoJSON: {e} (the feature starts at byte {start})"))
-            .and_then(|f| f.into_source(index));
-        feature
-            .map(Some)
-            .map_err(|reason| ReadError::feature(&self.path, index, reason))
+        Ok(Some((index, start)))
     }
+}
+
+/// Parses the raw bytes of feature `index` (starting at byte `start` of the file).
+fn decode(path: &Path, index: u64, start: u64, bytes: &[u8]) -> Result<SourceFeature> {
+    serde_json::from_slice::<JsonFeature>(bytes)
+        .map_err(|e| format!("not valid GeoJSON: {e} (the feature starts at byte {start})"))
+        .and_then(|f| f.into_source(index))
+        .map_err(|reason| ReadError::feature(path, index, reason))
 }
 
 impl Iterator for GeoJsonSource {
@@ -243,6 +260,34 @@ impl Iterator for GeoJsonSource {
 impl FeatureSource for GeoJsonSource {
     fn info(&self) -> &SourceInfo {
         &self.info
+    }
+
+    fn bytes_read(&self) -> Option<u64> {
+        Some(self.scanner.offset)
+    }
+
+    /// The features' bytes are cut out here and parsed by the caller, on
+    /// other threads: parsing is most of a GeoJSON import's work.
+    fn next_deferred(&mut self) -> Option<Deferred> {
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Features { after_first } => {
+                let mut bytes = Vec::new();
+                match self.scan_next(after_first, &mut bytes) {
+                    Ok(None) => None,
+                    Ok(Some((index, start))) => {
+                        self.state = State::Features { after_first: true };
+                        let path = self.path.clone();
+                        Some(Box::new(move || decode(&path, index, start, &bytes)))
+                    }
+                    // The file's framing is broken: nothing after it.
+                    Err(e) => Some(Box::new(move || Err(e))),
+                }
+            }
+            other => {
+                self.state = other;
+                self.next().map(|item| Box::new(move || item) as Deferred)
+            }
+        }
     }
 }
 
@@ -634,9 +679,17 @@ impl Notes {
     }
 }
 
-/// GeoJSON coordinates: numbers nested in arrays, depth by geometry type.
+/// GeoJSON coordinates: positions nested in arrays, depth by geometry type.
+/// A position is a leaf (not an array of numbers), so reading a polygon
+/// allocates once per ring, not once per vertex: this is the hot loop of a
+/// GeoJSON import.
 enum Nested {
+    /// A number where an array was expected.
     Number(f64),
+    /// `[x, y]`, or `[x, y, z…]` (`true`: extra numbers, dropped).
+    Position(Coord<f64>, bool),
+    /// `[x]`: a position with too few numbers.
+    Short,
     List(Vec<Nested>),
 }
 
@@ -663,11 +716,29 @@ impl<'de> Deserialize<'de> for Nested {
                 self,
                 mut seq: A,
             ) -> std::result::Result<Nested, A::Error> {
-                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
+                match seq.next_element::<Nested>()? {
+                    None => Ok(Nested::List(Vec::new())),
+                    // Numbers: a position; the rest of it must be numbers too.
+                    Some(Nested::Number(x)) => {
+                        let Some(y) = seq.next_element::<f64>()? else {
+                            return Ok(Nested::Short);
+                        };
+                        let mut extra = false;
+                        while seq.next_element::<f64>()?.is_some() {
+                            extra = true;
+                        }
+                        Ok(Nested::Position(Coord { x, y }, extra))
+                    }
+                    Some(first) => {
+                        let mut items =
+                            Vec::with_capacity(seq.size_hint().unwrap_or(0).clamp(4, 4096));
+                        items.push(first);
+                        while let Some(item) = seq.next_element()? {
+                            items.push(item);
+                        }
+                        Ok(Nested::List(items))
+                    }
                 }
-                Ok(Nested::List(items))
             }
         }
         d.deserialize_any(NestedVisitor)
@@ -679,24 +750,25 @@ impl Nested {
         match self {
             Nested::List(items) => Ok(items),
             Nested::Number(_) => Err(format!("{what}: an array expected, found a number")),
+            Nested::Position(..) | Nested::Short => Err(format!(
+                "{what}: an array of positions expected, found one position"
+            )),
         }
     }
 
     fn position(&self, notes: &mut Notes) -> std::result::Result<Coord<f64>, String> {
-        let items = self.list("a position")?;
-        let mut numbers = items.iter().map(|n| match n {
-            Nested::Number(v) => Ok(*v),
-            Nested::List(_) => Err("a position must hold numbers, not arrays".to_owned()),
-        });
-        let (Some(x), Some(y)) = (numbers.next(), numbers.next()) else {
-            return Err(format!(
-                "a position needs at least 2 numbers, this one has {}",
-                items.len()
-            ));
-        };
-        let rest: std::result::Result<Vec<f64>, String> = numbers.collect();
-        notes.z |= !rest?.is_empty();
-        Ok(Coord { x: x?, y: y? })
+        match self {
+            Nested::Position(c, extra) => {
+                notes.z |= *extra;
+                Ok(*c)
+            }
+            Nested::Short => Err("a position needs at least 2 numbers, this one has 1".into()),
+            Nested::List(items) if items.is_empty() => {
+                Err("a position needs at least 2 numbers, this one has 0".into())
+            }
+            Nested::List(_) => Err("a position must hold numbers, not arrays".into()),
+            Nested::Number(_) => Err("a position: an array expected, found a number".into()),
+        }
     }
 
     fn line(&self, notes: &mut Notes) -> std::result::Result<LineString<f64>, String> {
@@ -738,14 +810,13 @@ impl JsonGeometry {
             .ok_or_else(|| format!("a {} without \"coordinates\"", self.kind))?;
         let each = |what: &str| coords.list(what).map(|items| items.iter());
         Ok(match self.kind.as_str() {
-            "Point" => {
-                if coords.list("a Point")?.is_empty() {
+            "Point" => match coords {
+                Nested::List(items) if items.is_empty() => {
                     notes.empty_point = true;
                     MultiPoint::<f64>::new(vec![]).into()
-                } else {
-                    Point(coords.position(notes)?).into()
                 }
-            }
+                _ => Point(coords.position(notes)?).into(),
+            },
             "MultiPoint" => each("a MultiPoint")?
                 .map(|p| p.position(notes).map(Point))
                 .collect::<std::result::Result<Vec<_>, _>>()

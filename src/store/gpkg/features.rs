@@ -81,33 +81,9 @@ pub(crate) async fn write(
     let code = &layer.spec.code;
     let table = table(code);
     if mode == WriteMode::Replace {
-        // No WHERE: SQLite truncates the table in one step. AUTOINCREMENT keeps
-        // its sequence, so the new rows get new ids.
-        sqlx::query(&format!("DELETE FROM {table}"))
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::db("deleting a layer's features"))?;
-        sqlx::query("DELETE FROM imgis_cadastre WHERE layer = ?")
-            .bind(code.as_str())
-            .execute(&mut *conn)
-            .await
-            .map_err(StoreError::db("freeing a layer's cadastral numbers"))?;
+        clear(conn, code).await?;
     }
-
-    // We hold the write lock, so we can number the rows ourselves: exactly what
-    // AUTOINCREMENT would give (after the largest id ever used), and the ids
-    // come out in input order without a RETURNING round trip per row.
-    // Inserting explicit ids moves the table's sqlite_sequence along with them.
-    let last_id: i64 = sqlx::query_scalar(&format!(
-        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0),
-                    coalesce((SELECT max(fid) FROM {table}), 0))"
-    ))
-    .bind(code.as_str())
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(StoreError::db("reading a layer's last feature id"))?;
-    let first_id = last_id + 1;
-
+    let first_id = next_id(conn, code).await?;
     insert_rows(conn, &table, first_id, features, encoded).await?;
     insert_cadastre(conn, code, first_id).await?;
 
@@ -120,6 +96,42 @@ pub(crate) async fn write(
     };
     let layer = layers::record_write(conn, layer, count, bounds).await?;
     Ok((layer, first_id))
+}
+
+/// Deletes every feature of a layer and frees its numbers, inside the
+/// caller's `BEGIN IMMEDIATE` transaction.
+pub(crate) async fn clear(conn: &mut SqliteConnection, code: &LayerCode) -> Result<()> {
+    // No WHERE: SQLite truncates the table in one step. AUTOINCREMENT keeps
+    // its sequence, so the new rows get new ids.
+    sqlx::query(&format!("DELETE FROM {}", table(code)))
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::db("deleting a layer's features"))?;
+    sqlx::query("DELETE FROM imgis_cadastre WHERE layer = ?")
+        .bind(code.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(StoreError::db("freeing a layer's cadastral numbers"))?;
+    Ok(())
+}
+
+/// The id the next feature of a layer gets, inside the caller's `BEGIN
+/// IMMEDIATE` transaction. We hold the write lock, so we can number the rows
+/// ourselves: exactly what AUTOINCREMENT would give (after the largest id ever
+/// used), and the ids come out in input order without a RETURNING round trip
+/// per row. Inserting explicit ids moves the table's sqlite_sequence along
+/// with them.
+pub(crate) async fn next_id(conn: &mut SqliteConnection, code: &LayerCode) -> Result<FeatureId> {
+    let last_id: i64 = sqlx::query_scalar(&format!(
+        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0),
+                    coalesce((SELECT max(fid) FROM {}), 0))",
+        table(code)
+    ))
+    .bind(code.as_str())
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(StoreError::db("reading a layer's last feature id"))?;
+    Ok(last_id + 1)
 }
 
 /// Replaces the geometry, cadastral number and properties of feature `id`,
@@ -265,7 +277,8 @@ async fn register_cadastral(
     }
 }
 
-async fn insert_rows(
+/// Inserts `features` (as [`encode`] gave them) with ids from `first_id` on.
+pub(crate) async fn insert_rows(
     conn: &mut SqliteConnection,
     table: &str,
     first_id: FeatureId,
@@ -303,7 +316,7 @@ async fn insert_rows(
 /// `imgis_cadastre`. One INSERT … SELECT from the feature table: SQLite copies
 /// the numbers itself instead of us binding 300 000 × 3 parameters again, and
 /// `ORDER BY` feeds the primary key in order.
-async fn insert_cadastre(
+pub(crate) async fn insert_cadastre(
     conn: &mut SqliteConnection,
     code: &LayerCode,
     first_id: FeatureId,
@@ -357,7 +370,7 @@ fn insert_sql(prefix: &str, columns: usize, rows: usize) -> String {
     sql
 }
 
-fn to_i64(n: usize) -> i64 {
+pub(crate) fn to_i64(n: usize) -> i64 {
     i64::try_from(n).expect("a feature count fits in i64")
 }
 

@@ -10,7 +10,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
 use super::geometry::{Bounds, SRS_ID};
-use crate::model::{Layer, LayerCode, LayerSpec};
+use crate::model::{GeometryType, Layer, LayerCode, LayerSpec};
 use crate::store::{Result, StoreError};
 
 /// The feature table of a layer, quoted. The `LayerCode` whitelist (lower-case
@@ -125,18 +125,7 @@ pub(crate) async fn create(conn: &mut SqliteConnection, spec: &LayerSpec) -> Res
     require_department(conn, spec).await?;
 
     let geometry_type = spec.geometry_type.ogc_name();
-    // AUTOINCREMENT: a deleted feature's id is never given to another one, so an
-    // id cited in an answer or a log names one feature forever.
-    let ddl = format!(
-        "CREATE TABLE {table} (
-            fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
-            geom {geometry_type},
-            cadastral TEXT,
-            properties TEXT NOT NULL DEFAULT '{{}}'
-        )",
-        table = table(&spec.code),
-    );
-    sqlx::query(&ddl)
+    sqlx::query(&table_ddl(&table(&spec.code), spec.geometry_type))
         .persistent(false)
         .execute(&mut *conn)
         .await
@@ -198,6 +187,80 @@ pub(crate) async fn create(conn: &mut SqliteConnection, spec: &LayerSpec) -> Res
         updated_at: now,
         feature_count: 0,
     })
+}
+
+/// The `CREATE TABLE` of a layer's feature table (`table` quoted, as
+/// [`table`] gives it). The geometry column's declared type is the layer's
+/// geometry type, as the GeoPackage requires (it must equal
+/// `gpkg_geometry_columns.geometry_type_name`).
+fn table_ddl(table: &str, geometry_type: GeometryType) -> String {
+    // AUTOINCREMENT: a deleted feature's id is never given to another one, so an
+    // id cited in an answer or a log names one feature forever.
+    format!(
+        "CREATE TABLE {table} (
+            fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+            geom {geometry_type},
+            cadastral TEXT,
+            properties TEXT NOT NULL DEFAULT '{{}}'
+        )",
+        geometry_type = geometry_type.ogc_name(),
+    )
+}
+
+/// Changes the geometry type of a layer (an import narrowing the `GEOMETRY`
+/// of the layer it created), inside the caller's transaction: the registry,
+/// `gpkg_geometry_columns`, and the declared type of the geometry column,
+/// which SQLite cannot alter in place, so the table is copied into a new one
+/// (rows, ids and AUTOINCREMENT sequence as they were) that takes its name.
+/// The features must already fit the new type.
+pub(crate) async fn retype(
+    conn: &mut SqliteConnection,
+    code: &LayerCode,
+    geometry_type: GeometryType,
+) -> Result<()> {
+    let old = table(code);
+    // The `imgis_` prefix is reserved: no layer's table can have this name.
+    let new = format!("\"imgis_retype_{}\"", code.as_str());
+    let statements = [
+        (table_ddl(&new, geometry_type), "creating a layer table"),
+        (
+            format!(
+                "INSERT INTO {new} (fid, geom, cadastral, properties)
+                 SELECT fid, geom, cadastral, properties FROM {old} ORDER BY fid"
+            ),
+            "copying a layer table",
+        ),
+        (format!("DROP TABLE {old}"), "dropping a layer table"),
+        (
+            format!("ALTER TABLE {new} RENAME TO {old}"),
+            "renaming a layer table",
+        ),
+    ];
+    for (sql, context) in statements {
+        sqlx::query(&sql)
+            .persistent(false)
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db(context))?;
+    }
+    for (sql, context) in [
+        (
+            "UPDATE gpkg_geometry_columns SET geometry_type_name = ? WHERE table_name = ?",
+            "updating a layer in gpkg_geometry_columns",
+        ),
+        (
+            "UPDATE imgis_layers SET geometry_type = ? WHERE code = ?",
+            "updating a layer's geometry type",
+        ),
+    ] {
+        sqlx::query(sql)
+            .bind(geometry_type.ogc_name())
+            .bind(code.as_str())
+            .execute(&mut *conn)
+            .await
+            .map_err(StoreError::db(context))?;
+    }
+    Ok(())
 }
 
 /// Changes title, description, department and public flag; not the version.

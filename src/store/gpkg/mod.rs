@@ -15,7 +15,7 @@
 //! - [`file`]: refusing, untouched, any existing file that is not an imgis GeoPackage;
 //! - [`geometry`]: the GeoPackage geometry blob;
 //! - [`layers`]: the layer registry; [`features`]: feature rows, the bulk write
-//!   and the single-feature edits;
+//!   and the single-feature edits; [`import`]: imports, streamed in one transaction;
 //! - [`applications`]: catalog revisions and applications, in attribute tables
 //!   (`imgis_catalogs`, `imgis_applications`, `imgis_application_tasks`,
 //!   `imgis_application_events`).
@@ -29,6 +29,7 @@ mod applications;
 mod features;
 mod file;
 mod geometry;
+mod import;
 mod layers;
 
 use std::path::{Path, PathBuf};
@@ -41,7 +42,10 @@ use sqlx::sqlite::{
 };
 
 use self::features::WriteMode;
-use super::{check_features, Result, Store, StoreError, StoredCatalog, WriteOutcome};
+use super::{
+    check_features, FeatureBatches, ImportWrite, Result, Store, StoreError, StoredCatalog,
+    WriteOutcome,
+};
 use crate::applications::{
     Application, ApplicationFilter, ApplicationId, DecisionChange, NewApplication,
 };
@@ -331,6 +335,14 @@ impl Store for GpkgStore {
         features: Vec<NewFeature>,
     ) -> Result<WriteOutcome> {
         self.write(code, features, WriteMode::Append).await
+    }
+
+    async fn import_features(
+        &self,
+        write: &ImportWrite,
+        batches: FeatureBatches,
+    ) -> Result<WriteOutcome> {
+        import::import(self, write, batches).await
     }
 
     async fn replace_feature(

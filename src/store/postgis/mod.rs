@@ -1,12 +1,17 @@
 //! The PostGIS backend: production store. Schema in `migrations/postgis/`.
 //!
-//! Bulk writes go through batched `INSERT … SELECT FROM UNNEST(…)` with ids taken
-//! from the identity sequence beforehand, so the ids the caller gets back are in
-//! input order without relying on `RETURNING` order.
+//! Features live in one partition of `features` per layer ([`partitions`]).
+//! Bulk writes and imports stream their rows through a binary `COPY`
+//! ([`copy`], [`import`]), with ids taken from the sequence beforehand, so the
+//! ids the caller gets back are in input order without relying on `RETURNING`
+//! order; a replace writes a new partition and swaps it in.
 //!
 //! [`applications`]: catalog revisions and applications.
 
 mod applications;
+mod copy;
+mod import;
+mod partitions;
 
 use std::time::Duration;
 
@@ -18,17 +23,17 @@ use geozero::{CoordDimensions, ToGeo, ToWkb};
 use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use super::{check_features, Result, Store, StoreError, StoredCatalog, WriteOutcome};
+use super::import::in_batches;
+use super::{
+    check_features, FeatureBatches, ImportWrite, Result, Store, StoreError, StoredCatalog,
+    WriteOutcome,
+};
 use crate::applications::{
     Application, ApplicationFilter, ApplicationId, DecisionChange, NewApplication,
 };
 use crate::model::{
     Cadastral, Department, Feature, FeatureId, Layer, LayerCode, LayerSpec, NewFeature,
 };
-
-/// Rows per `INSERT … UNNEST` statement: large enough to amortise the round
-/// trip, small enough that one statement's parameters stay a few MB.
-const INSERT_BATCH: usize = 5_000;
 
 pub struct PostgisStore {
     pool: PgPool,
@@ -73,6 +78,16 @@ impl PostgisStore {
         &self.pool
     }
 
+    /// The id of a layer (which names its partition), or `UnknownLayer`.
+    async fn layer_id(&self, code: &LayerCode) -> Result<i32> {
+        sqlx::query_scalar("SELECT id FROM layers WHERE code = $1")
+            .bind(code.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("reading a layer"))?
+            .ok_or_else(|| StoreError::UnknownLayer(code.clone()))
+    }
+
     /// A read of several statements that sees one snapshot: an application's
     /// row, tasks and history as of one moment, not mixed with a decision
     /// committed between the statements.
@@ -81,47 +96,6 @@ impl PostgisStore {
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await
             .map_err(StoreError::db("starting a read"))
-    }
-
-    async fn write(
-        &self,
-        code: &LayerCode,
-        features: Vec<NewFeature>,
-        replace: bool,
-    ) -> Result<WriteOutcome> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(StoreError::db("starting a write"))?;
-        let (layer_id, layer) = lock_layer(&mut tx, code).await?;
-        check_features(&layer, &features)?;
-
-        if replace {
-            sqlx::query("DELETE FROM features WHERE layer_id = $1")
-                .bind(layer_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db("deleting the layer's previous features"))?;
-        }
-        let ids = allocate_ids(&mut tx, features.len()).await?;
-        for (chunk, chunk_ids) in features.chunks(INSERT_BATCH).zip(ids.chunks(INSERT_BATCH)) {
-            insert_batch(&mut tx, (layer_id, code), chunk, chunk_ids).await?;
-        }
-        let count = if replace {
-            FeatureCount::Set(features.len() as i64)
-        } else {
-            FeatureCount::Add(features.len() as i64)
-        };
-        let layer = record_write(&mut tx, layer_id, count).await?;
-        tx.commit().await.map_err(map_write_error)?;
-
-        let features = features
-            .into_iter()
-            .zip(ids)
-            .map(|(f, id)| f.into_feature(id))
-            .collect();
-        Ok(WriteOutcome { layer, features })
     }
 }
 
@@ -184,48 +158,6 @@ fn encode_wkb(code: &LayerCode, index: usize, f: &NewFeature) -> Result<Vec<u8>>
         })
 }
 
-async fn allocate_ids(tx: &mut Transaction<'_, Postgres>, n: usize) -> Result<Vec<FeatureId>> {
-    let mut ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT nextval(pg_get_serial_sequence('features', 'id')) FROM generate_series(1, $1)",
-    )
-    .bind(n as i64)
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(StoreError::db("allocating feature ids"))?;
-    ids.sort_unstable();
-    Ok(ids)
-}
-
-async fn insert_batch(
-    tx: &mut Transaction<'_, Postgres>,
-    (layer_id, code): (i32, &LayerCode),
-    features: &[NewFeature],
-    ids: &[FeatureId],
-) -> Result<()> {
-    let mut wkb = Vec::with_capacity(features.len());
-    let mut cadastral = Vec::with_capacity(features.len());
-    let mut properties = Vec::with_capacity(features.len());
-    for (index, f) in features.iter().enumerate() {
-        wkb.push(encode_wkb(code, index, f)?);
-        cadastral.push(f.cadastral.as_ref().map(|c| c.as_str().to_owned()));
-        properties.push(serde_json::Value::Object(f.properties.clone()).to_string());
-    }
-    sqlx::query(
-        "INSERT INTO features (id, layer_id, geom, cadastral, properties) \
-         SELECT i, $1, ST_GeomFromWKB(w, 4326), c, p::jsonb \
-         FROM UNNEST($2::int8[], $3::bytea[], $4::text[], $5::text[]) AS t(i, w, c, p)",
-    )
-    .bind(layer_id)
-    .bind(ids)
-    .bind(wkb)
-    .bind(cadastral)
-    .bind(properties)
-    .execute(&mut **tx)
-    .await
-    .map_err(map_write_error)?;
-    Ok(())
-}
-
 /// Turns the constraint violations a feature or layer write can meet into
 /// what the caller did wrong.
 fn map_write_error(e: sqlx::Error) -> StoreError {
@@ -238,16 +170,19 @@ pub(super) fn write_error(context: &'static str) -> impl FnOnce(sqlx::Error) -> 
     move |e| {
         if let sqlx::Error::Database(db) = &e {
             if let Some(pg) = db.try_downcast_ref::<PgDatabaseError>() {
-                // PostgreSQL names the value in the detail: Key (cadastral)=(16:50:011101:12) already exists.
+                // PostgreSQL names the value in the detail, first column first:
+                // Key (cadastral, layer_id)=(16:50:011101:12, 3) already exists.
                 let key = || {
                     pg.detail()
                         .and_then(|d| d.split_once("=(").map(|(_, rest)| rest))
-                        .and_then(|rest| rest.split(')').next())
+                        .and_then(|rest| rest.split([')', ',']).next())
                         .unwrap_or("?")
                         .to_owned()
                 };
                 match (pg.code(), pg.constraint()) {
-                    ("23505", Some("features_cadastral_idx")) => {
+                    // The cadastral index of a layer's partition (features_l<id>_cadastral_layer_id_idx):
+                    // a number twice in one layer. Other layers are checked by the store.
+                    ("23505", Some(index)) if index.contains("_cadastral_") => {
                         return StoreError::DuplicateCadastral(key());
                     }
                     (
@@ -386,22 +321,17 @@ impl Store for PostgisStore {
     }
 
     async fn create_layer(&self, spec: &LayerSpec) -> Result<Layer> {
-        let row = sqlx::query(&format!(
-            "INSERT INTO layers (code, title, description, kind, department, geometry_type, public) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (code) DO NOTHING RETURNING {LAYER_COLUMNS}"
-        ))
-        .bind(spec.code.as_str())
-        .bind(&spec.title)
-        .bind(&spec.description)
-        .bind(spec.kind.as_str())
-        .bind(&spec.department)
-        .bind(spec.geometry_type.ogc_name())
-        .bind(spec.public)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_write_error)?
-        .ok_or_else(|| StoreError::LayerExists(spec.code.clone()))?;
-        layer_from_row(&row)
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a write"))?;
+        // The new partition changes `features`: take the partitions lock before it.
+        partitions::lock(&mut tx).await?;
+        let (layer_id, layer) = import::insert_layer(&mut tx, spec).await?;
+        partitions::create(&mut tx, layer_id).await?;
+        tx.commit().await.map_err(map_write_error)?;
+        Ok(layer)
     }
 
     async fn update_layer(&self, spec: &LayerSpec) -> Result<Layer> {
@@ -422,16 +352,24 @@ impl Store for PostgisStore {
     }
 
     async fn delete_layer(&self, code: &LayerCode) -> Result<()> {
-        // Features go with the layer (ON DELETE CASCADE), in the same statement.
-        let done = sqlx::query("DELETE FROM layers WHERE code = $1")
-            .bind(code.as_str())
-            .execute(&self.pool)
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("starting a write"))?;
+        let (layer_id, _) = lock_layer(&mut tx, code).await?;
+        // Features go with their partition, which the layer row does not
+        // take along: drop it in the same transaction.
+        partitions::lock(&mut tx).await?;
+        partitions::drop(&mut tx, layer_id).await?;
+        sqlx::query("DELETE FROM layers WHERE id = $1")
+            .bind(layer_id)
+            .execute(&mut *tx)
             .await
             .map_err(StoreError::db("deleting a layer"))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::UnknownLayer(code.clone()));
-        }
-        Ok(())
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a layer deletion"))
     }
 
     async fn layers(&self) -> Result<Vec<Layer>> {
@@ -458,7 +396,12 @@ impl Store for PostgisStore {
         code: &LayerCode,
         features: Vec<NewFeature>,
     ) -> Result<WriteOutcome> {
-        self.write(code, features, true).await
+        let write = ImportWrite {
+            code: code.clone(),
+            create: None,
+            replace: true,
+        };
+        import::import(&self.pool, &write, in_batches(features)).await
     }
 
     async fn append_features(
@@ -466,7 +409,20 @@ impl Store for PostgisStore {
         code: &LayerCode,
         features: Vec<NewFeature>,
     ) -> Result<WriteOutcome> {
-        self.write(code, features, false).await
+        let write = ImportWrite {
+            code: code.clone(),
+            create: None,
+            replace: false,
+        };
+        import::import(&self.pool, &write, in_batches(features)).await
+    }
+
+    async fn import_features(
+        &self,
+        write: &ImportWrite,
+        batches: FeatureBatches,
+    ) -> Result<WriteOutcome> {
+        import::import(&self.pool, write, batches).await
     }
 
     async fn replace_feature(
@@ -483,10 +439,18 @@ impl Store for PostgisStore {
         let (layer_id, layer) = lock_layer(&mut tx, code).await?;
         check_features(&layer, std::slice::from_ref(&feature))?;
         let wkb = encode_wkb(code, 0, &feature)?;
+        if let Some(number) = &feature.cadastral {
+            // Other layers' numbers: under the partitions lock, so no other
+            // write can take this number between the check and the commit.
+            partitions::lock(&mut tx).await?;
+            if partitions::held_elsewhere(&mut tx, layer_id, number.as_str()).await? {
+                return Err(StoreError::DuplicateCadastral(number.to_string()));
+            }
+        }
         // `layer_id` in the WHERE: an id of another layer's feature is unknown
-        // here, not silently moved. The unique index checks the new number
-        // against every other feature right away (the row's own old number is
-        // replaced, not duplicated), and map_write_error names it.
+        // here, not silently moved. The partition's unique index checks the
+        // new number against the layer's other features right away (the row's
+        // own old number is replaced, not duplicated), and map_write_error names it.
         let done = sqlx::query(
             "UPDATE features SET geom = ST_GeomFromWKB($3, 4326), cadastral = $4, \
              properties = $5::jsonb WHERE id = $1 AND layer_id = $2",
@@ -543,14 +507,12 @@ impl Store for PostgisStore {
     }
 
     async fn features(&self, code: &LayerCode) -> Result<Vec<Feature>> {
-        if self.layer(code).await?.is_none() {
-            return Err(StoreError::UnknownLayer(code.clone()));
-        }
-        let sql = format!(
-            "SELECT {FEATURE_COLUMNS} FROM features f JOIN layers l ON l.id = f.layer_id \
-             WHERE l.code = $1 ORDER BY f.id"
-        );
-        let mut rows = sqlx::query(&sql).bind(code.as_str()).fetch(&self.pool);
+        // By the layer's id, not a join on its code: the planner then reads
+        // the layer's partition alone.
+        let layer_id = self.layer_id(code).await?;
+        let sql =
+            format!("SELECT {FEATURE_COLUMNS} FROM features f WHERE f.layer_id = $1 ORDER BY f.id");
+        let mut rows = sqlx::query(&sql).bind(layer_id).fetch(&self.pool);
         let mut out = Vec::new();
         while let Some(row) = rows
             .try_next()
@@ -563,15 +525,11 @@ impl Store for PostgisStore {
     }
 
     async fn feature(&self, code: &LayerCode, id: FeatureId) -> Result<Option<Feature>> {
-        if self.layer(code).await?.is_none() {
-            return Err(StoreError::UnknownLayer(code.clone()));
-        }
-        let sql = format!(
-            "SELECT {FEATURE_COLUMNS} FROM features f JOIN layers l ON l.id = f.layer_id \
-             WHERE l.code = $1 AND f.id = $2"
-        );
+        let layer_id = self.layer_id(code).await?;
+        let sql =
+            format!("SELECT {FEATURE_COLUMNS} FROM features f WHERE f.layer_id = $1 AND f.id = $2");
         let row = sqlx::query(&sql)
-            .bind(code.as_str())
+            .bind(layer_id)
             .bind(id)
             .fetch_optional(&self.pool)
             .await
