@@ -63,8 +63,19 @@ async fn import(
         save_body(request.into_body(), &path, limit).await?;
         path
     };
-    let report = app.import(path, options, Arc::new(|_| {})).await?;
+    // The upload folder is the server's business: messages name the file only.
+    let folder = format!("{}/", dir.path().display());
+    let mut report = app
+        .import(path, options, Arc::new(|_| {}))
+        .await
+        .map_err(|e| without(ApiError::from(e), &folder))?;
     drop(dir);
+    for issue in &mut report.issues {
+        issue.reason = issue.reason.replace(&folder, "");
+    }
+    for note in &mut report.notes {
+        *note = note.replace(&folder, "");
+    }
     if report.outcome == Outcome::Rejected {
         let message = format!(
             "{} feature(s) refused and the policy is 'reject': nothing was imported \
@@ -77,6 +88,18 @@ async fn import(
         });
     }
     Ok(Json(report))
+}
+
+/// `e` with `text` taken out of its message, for the errors an import answers with.
+fn without(e: ApiError, text: &str) -> ApiError {
+    let cut = |m: String| m.replace(text, "");
+    match e {
+        ApiError::InvalidFile(m) => ApiError::InvalidFile(cut(m)),
+        ApiError::CrsRequired(m) => ApiError::CrsRequired(cut(m)),
+        ApiError::BadQuery(m) => ApiError::BadQuery(cut(m)),
+        ApiError::ImportConflict(m) => ApiError::ImportConflict(cut(m)),
+        other => other,
+    }
 }
 
 /// A client's file name reduced to a plain name in the upload folder: no

@@ -189,6 +189,7 @@ impl App {
             let lock = self.write_lock(&code);
             let _guard = lock.lock().await;
             let taken = self.cadastral_numbers_besides(&options);
+            let append = options.mode == Mode::Append;
             let (report, written) = import_into_store(
                 &self.store,
                 path,
@@ -198,8 +199,15 @@ impl App {
                 progress,
             )
             .await?;
-            if let Some(outcome) = written {
-                self.publish_layer(outcome.layer, outcome.features).await?;
+            match written {
+                // An append's outcome holds the new features only: the index
+                // adds them to what it has (or reloads, when out of step).
+                Some(outcome) if append && !report.created => {
+                    let applied = self.index.append(outcome.layer, outcome.features);
+                    self.indexed(&code, applied).await?;
+                }
+                Some(outcome) => self.publish_layer(outcome.layer, outcome.features).await?,
+                None => {}
             }
             report
         };

@@ -56,6 +56,13 @@ pub(crate) struct CsvSource {
 
 impl CsvSource {
     pub(crate) fn open(path: &Path, options: &ReadOptions) -> Result<Self> {
+        if ends_inside_quotes(path)? {
+            return Err(ReadError::invalid(
+                path,
+                Format::Csv,
+                "the file ends inside a quoted field: truncated?",
+            ));
+        }
         let file = File::open(path).map_err(ReadError::io(path))?;
         let mut buffered = BufReader::with_capacity(1 << 16, file);
         let delimiter = sniff_delimiter(buffered.fill_buf().map_err(ReadError::io(path))?);
@@ -186,6 +193,26 @@ impl Iterator for CsvSource {
 impl FeatureSource for CsvSource {
     fn info(&self) -> &SourceInfo {
         &self.info
+    }
+}
+
+/// Whether the file has an odd number of `"`: a quoted field (a WKT with
+/// commas) that never closes, which the csv crate would close at the end of
+/// the file, turning a file cut in the middle of its last row into a row
+/// with a bad WKT that a `skip` import would quietly leave out. Quotes
+/// inside quoted fields are doubled, so a whole file always has an even
+/// number. One pass over the bytes, before reading: a few hundred MB/s.
+fn ends_inside_quotes(path: &Path) -> Result<bool> {
+    let mut file = File::open(path).map_err(ReadError::io(path))?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut odd = false;
+    loop {
+        let n = std::io::Read::read(&mut file, &mut buf).map_err(ReadError::io(path))?;
+        if n == 0 {
+            return Ok(odd);
+        }
+        let quotes = buf[..n].iter().filter(|&&b| b == b'"').count();
+        odd ^= quotes % 2 == 1;
     }
 }
 

@@ -68,6 +68,11 @@ pub(crate) fn sniff(bytes: &[u8], by_name: Option<Format>) -> Option<Format> {
 pub(crate) fn crs_name(name: &str) -> String {
     let name = name.trim();
     let lower = name.to_ascii_lowercase();
+    // The plain WGS 84 of a `.prj` (ESRI WKT, which names no EPSG code):
+    // lon/lat degrees, as EPSG:4326 is read here.
+    if lower.starts_with("geogcs[\"gcs_wgs_1984\"") && lower.contains("datum[\"d_wgs_1984\"") {
+        return "EPSG:4326".to_owned();
+    }
     for (ogc, epsg) in [("84", 4326), ("83", 4269), ("27", 4267)] {
         if lower.ends_with(&format!("crs{ogc}")) || lower == format!("crs:{ogc}") {
             return format!("EPSG:{epsg}");
@@ -200,6 +205,8 @@ mod tests {
         assert_eq!(crs_name("urn:ogc:def:crs:OGC:1.3:CRS83"), "EPSG:4269");
         assert_eq!(crs_name("ESRI:102100"), "ESRI:102100");
         assert_eq!(crs_name("EPSG"), "EPSG");
+        let esri_wgs84 = r#"GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]]"#;
+        assert_eq!(crs_name(esri_wgs84), "EPSG:4326");
         assert_eq!(crs_name("epsgfoo2264"), "epsgfoo2264");
     }
 

@@ -165,7 +165,7 @@ impl ShapefileSource {
                 let text = std::fs::read(&prj).map_err(ReadError::io(&prj))?;
                 let text = String::from_utf8_lossy(&text);
                 let text = text.trim().trim_start_matches('\u{feff}').trim();
-                (!text.is_empty()).then(|| text.to_owned())
+                (!text.is_empty()).then(|| super::crs_name(text))
             }
             None => None,
         };
