@@ -13,9 +13,9 @@ use imgis::config::{
     CatalogArgs, CatalogCommand, Cli, Command, Config, ExportArgs, FileConfig, ImportArgs,
     StoreConfig, TilesArgs, TilesCommand, DEFAULT_DEMO_PARCELS,
 };
+use imgis::demo::DemoOptions;
 use imgis::import::report::ImportParams;
 use imgis::import::Outcome;
-use imgis::demo::DemoOptions;
 use imgis::index::LayerIndex;
 use imgis::tiles::archive::{self, ExportRequest, LonLatBbox};
 use imgis::tiles::{TileOptions, ZoomRange};

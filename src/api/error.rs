@@ -140,7 +140,9 @@ impl ApiError {
             ApiError::InvalidFile(_) => (StatusCode::BAD_REQUEST, "invalid_file"),
             ApiError::CrsRequired(_) => (StatusCode::BAD_REQUEST, "crs_required"),
             ApiError::ImportConflict(_) => (StatusCode::CONFLICT, "import_conflict"),
-            ApiError::ImportRejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "import_rejected"),
+            ApiError::ImportRejected { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "import_rejected")
+            }
             ApiError::UnknownDepartment(_) => (StatusCode::BAD_REQUEST, "unknown_department"),
             ApiError::UploadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "upload_too_large"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

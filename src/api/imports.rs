@@ -39,9 +39,7 @@ async fn import(
 ) -> Result<Json<Report>, ApiError> {
     let Query(params) = query.map_err(|e| ApiError::BadQuery(e.body_text()))?;
     let filename = params.filename.clone();
-    let options = params
-        .into_options(&code)
-        .map_err(ApiError::BadQuery)?;
+    let options = params.into_options(&code).map_err(ApiError::BadQuery)?;
     let dir = tempfile::Builder::new()
         .prefix("imgis-upload-")
         .tempdir()
@@ -151,7 +149,9 @@ async fn save_body(body: Body, path: &FsPath, limit: u64) -> Result<(), ApiError
         file.write_all(&chunk).await.map_err(ApiError::internal)?;
     }
     if written == 0 {
-        return Err(ApiError::InvalidFile("the request has no file in its body".into()));
+        return Err(ApiError::InvalidFile(
+            "the request has no file in its body".into(),
+        ));
     }
     file.flush().await.map_err(ApiError::internal)?;
     Ok(())
@@ -176,16 +176,16 @@ async fn save_form(mut form: Multipart, dir: &FsPath, limit: u64) -> Result<Path
         };
         let path = dir.join(&name);
         if saved.contains(&path) {
-            return Err(ApiError::BadQuery(format!("the file '{name}' is uploaded twice")));
+            return Err(ApiError::BadQuery(format!(
+                "the file '{name}' is uploaded twice"
+            )));
         }
         let mut file = tokio::fs::File::create(&path)
             .await
             .map_err(ApiError::internal)?;
-        while let Some(chunk) = field
-            .chunk()
-            .await
-            .map_err(|e| ApiError::InvalidFile(format!("the upload broke off: {}", e.body_text())))?
-        {
+        while let Some(chunk) = field.chunk().await.map_err(|e| {
+            ApiError::InvalidFile(format!("the upload broke off: {}", e.body_text()))
+        })? {
             written += chunk.len() as u64;
             if written > limit {
                 return Err(too_large(limit));

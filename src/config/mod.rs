@@ -44,7 +44,10 @@ pub fn world() -> geo_types::Rect<f64> {
 }
 
 /// `--city-bbox` (flag or environment), else the file's `city_bbox`, else [`world`].
-pub fn resolve_city_bbox(flag: Option<String>, file: &FileConfig) -> Result<geo_types::Rect<f64>, ConfigError> {
+pub fn resolve_city_bbox(
+    flag: Option<String>,
+    file: &FileConfig,
+) -> Result<geo_types::Rect<f64>, ConfigError> {
     match flag.or_else(|| file.city_bbox.clone()) {
         None => Ok(world()),
         Some(text) => parse_lonlat_bbox(&text).map_err(|reason| ConfigError::Invalid {
@@ -574,7 +577,10 @@ mod tests {
         assert_eq!(c.city_bbox, world());
         let file: FileConfig = toml::from_str("city_bbox = '48.8, 55.6, 49.4, 55.95'").unwrap();
         let c = Config::resolve_serve(args(), &file).unwrap();
-        assert_eq!(c.city_bbox, geo_types::Rect::new((48.8, 55.6), (49.4, 55.95)));
+        assert_eq!(
+            c.city_bbox,
+            geo_types::Rect::new((48.8, 55.6), (49.4, 55.95))
+        );
         for bad in [
             "sliver_tolerance_m2 = -1.0",
             "max_plot_area_m2 = 0",

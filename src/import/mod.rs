@@ -33,9 +33,9 @@ mod error;
 pub mod pipeline;
 mod read;
 pub mod report;
-pub mod validate;
 #[cfg(test)]
 mod tests;
+pub mod validate;
 
 use std::fmt;
 use std::io::Read;

@@ -24,7 +24,9 @@ use geo_types::{Coord, Geometry, Rect};
 use rayon::prelude::*;
 use serde_json::Value;
 
-use super::report::{Action, ImportOptions, InvalidPolicy, Issue, Outcome, Report, CADASTRAL_FIELDS};
+use super::report::{
+    Action, ImportOptions, InvalidPolicy, Issue, Outcome, Report, CADASTRAL_FIELDS,
+};
 use super::validate::{self, Checked, Problem};
 use super::{Deferred, FeatureSource, ReadError, SourceFeature};
 use crate::crs::{with_transformer, STORAGE_SRS};
@@ -114,7 +116,11 @@ struct SourceCrs {
     assumed: bool,
 }
 
-fn source_crs(declared: Option<&str>, options: &ImportOptions, format: &str) -> Result<SourceCrs, ImportError> {
+fn source_crs(
+    declared: Option<&str>,
+    options: &ImportOptions,
+    format: &str,
+) -> Result<SourceCrs, ImportError> {
     let (name, from, assumed) = match (&options.srs, declared) {
         (Some(srs), _) => (srs.trim().to_owned(), "--srs", false),
         (None, Some(declared)) => (declared.to_owned(), "file", false),
@@ -170,7 +176,11 @@ fn run_inner(
     let crs = source_crs(info.crs.as_deref(), options, &info.format.to_string())?;
     let total_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let mut report = Report {
-        outcome: if options.dry_run { Outcome::Checked } else { Outcome::Imported },
+        outcome: if options.dry_run {
+            Outcome::Checked
+        } else {
+            Outcome::Imported
+        },
         file: path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -258,7 +268,12 @@ fn run_inner(
                         report.skipped += 1;
                         Action::Skipped
                     };
-                    report.push_issue(Issue { index: p.index, problem, reason, action });
+                    report.push_issue(Issue {
+                        index: p.index,
+                        problem,
+                        reason,
+                        action,
+                    });
                 }
             }
             if report.rejected > 0 {
@@ -393,30 +408,48 @@ fn prepare_one(
             }
         }
     };
-    let SourceFeature { index, geometry, properties, notes } = feature;
+    let SourceFeature {
+        index,
+        geometry,
+        properties,
+        notes,
+    } = feature;
     let result = (|| {
         let geometry = match geometry {
             Some(g) => Some(to_storage(g, crs, index)?),
             None => None,
         };
         let repair = policy == InvalidPolicy::Repair;
-        let (geometry, repaired) = match validate::check(geometry, target.expected, &target.bounds, repair) {
-            Checked::Valid(g) => (g, None),
-            Checked::Repaired { geometry, problem, done } => (geometry, Some((problem, done))),
-            Checked::Refused(problem) => {
-                return Err(Refusal::Feature(problem.code(), problem.to_string()))
-            }
-        };
+        let (geometry, repaired) =
+            match validate::check(geometry, target.expected, &target.bounds, repair) {
+                Checked::Valid(g) => (g, None),
+                Checked::Repaired {
+                    geometry,
+                    problem,
+                    done,
+                } => (geometry, Some((problem, done))),
+                Checked::Refused(problem) => {
+                    return Err(Refusal::Feature(problem.code(), problem.to_string()))
+                }
+            };
         let cadastral = match cadastral_field {
             Some(field) => Some(read_cadastral(properties.get(field), field)?),
             None => None,
         };
         Ok(Kept {
-            feature: NewFeature { geometry, cadastral, properties },
+            feature: NewFeature {
+                geometry,
+                cadastral,
+                properties,
+            },
             repaired,
         })
     })();
-    Prepared { index, notes, result }
+    Prepared {
+        index,
+        notes,
+        result,
+    }
 }
 
 /// A geometry from the source CRS to storage lon/lat.
@@ -467,10 +500,14 @@ fn duplicate(
 ) -> Option<String> {
     let c = feature.cadastral.as_ref()?;
     if let Some(layer) = taken.get(c) {
-        return Some(format!("cadastral number {c} is already used in layer '{layer}'"));
+        return Some(format!(
+            "cadastral number {c} is already used in layer '{layer}'"
+        ));
     }
     match seen.get(c) {
-        Some(first) => Some(format!("cadastral number {c} is also used by feature {first}")),
+        Some(first) => Some(format!(
+            "cadastral number {c} is also used by feature {first}"
+        )),
         None => {
             seen.insert(c.clone(), index);
             None

@@ -272,7 +272,9 @@ impl ImportParams {
             lat_column,
             filename: _,
         } = self;
-        let layer: LayerCode = layer.parse().map_err(|e: crate::model::LayerCodeError| e.to_string())?;
+        let layer: LayerCode = layer
+            .parse()
+            .map_err(|e: crate::model::LayerCodeError| e.to_string())?;
         let blank = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
         Ok(ImportOptions {
             layer,
@@ -282,8 +284,14 @@ impl ImportParams {
                 .transpose()
                 .map_err(|e| e.to_string())?,
             srs: blank(srs),
-            mode: blank(mode).map(|m| m.parse()).transpose()?.unwrap_or_default(),
-            invalid: blank(invalid).map(|m| m.parse()).transpose()?.unwrap_or_default(),
+            mode: blank(mode)
+                .map(|m| m.parse())
+                .transpose()?
+                .unwrap_or_default(),
+            invalid: blank(invalid)
+                .map(|m| m.parse())
+                .transpose()?
+                .unwrap_or_default(),
             dry_run: dry_run.unwrap_or(false),
             cadastral_field: blank(cadastral_field),
             read: ReadOptions {

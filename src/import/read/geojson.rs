@@ -26,7 +26,9 @@ use serde_json::{Map, Value};
 
 use super::geometry::{NOTE_EMPTY_POINT, NOTE_Z};
 use super::{crs_name, file_layer};
-use crate::import::{Deferred, FeatureSource, Format, ReadError, Result, SourceFeature, SourceInfo};
+use crate::import::{
+    Deferred, FeatureSource, Format, ReadError, Result, SourceFeature, SourceInfo,
+};
 use crate::model::Properties;
 
 /// The largest single JSON value (one feature) read into memory: a bound
