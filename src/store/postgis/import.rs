@@ -68,33 +68,7 @@ pub(super) async fn import(
         partitions::partition(layer_id)
     };
 
-    let t0 = std::time::Instant::now(); // TIMING
-    let bpid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap(); // TIMING
-    let cpu = move |pid: String| {
-        let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let f: Vec<&str> = st
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        (f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-            + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0))
-            / 100.0
-    }; // TIMING
-    let show = move |what: &str| {
-        eprintln!(
-            "TIMING {what} wall {:.2} server cpu {:.2} client cpu {:.2}",
-            t0.elapsed().as_secs_f64(),
-            cpu(bpid.to_string()),
-            cpu("self".into())
-        )
-    }; // TIMING
-    show("start"); // TIMING
-                   // 3. The rows.
+    // 3. The rows.
     let mut checks = ImportChecks::new(layer.clone());
     let freeze = if staged { ", FREEZE" } else { "" };
     let mut copy = tx
@@ -114,11 +88,9 @@ pub(super) async fn import(
     };
     copy.finish().await.map_err(map_write_error)?;
 
-    show("copied"); // TIMING
-                    // 4. Finish.
+    // 4. Finish.
     if staged {
         partitions::index_staging(&mut tx, layer_id).await?;
-        show("indexed"); // TIMING
         partitions::lock(&mut tx).await?;
         if checks.has_numbers() {
             if let Some(n) = partitions::taken_by_staging(&mut tx, layer_id).await? {
@@ -141,9 +113,7 @@ pub(super) async fn import(
         FeatureCount::Add(n)
     };
     let layer = record_write(&mut tx, layer_id, count).await?;
-    show("finished"); // TIMING
     tx.commit().await.map_err(map_write_error)?;
-    show("committed"); // TIMING
     Ok(WriteOutcome { layer, features })
 }
 
