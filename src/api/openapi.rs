@@ -2010,6 +2010,15 @@ mod tests {
             ApiError::DuplicateCadastral(s()),
             ApiError::DerivedLayer(s()),
             ApiError::RouteBlocked(s()),
+            ApiError::InvalidFile(s()),
+            ApiError::CrsRequired(s()),
+            ApiError::ImportConflict(s()),
+            ApiError::ImportRejected {
+                message: s(),
+                report: Box::new(serde_json::json!({})),
+            },
+            ApiError::UnknownDepartment(s()),
+            ApiError::UploadTooLarge(s()),
             ApiError::internal("a test"),
         ];
         assert_eq!(errors.len(), ERROR_CODES.len());

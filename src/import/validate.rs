@@ -1944,8 +1944,21 @@ mod tests {
         area: f64,
     }
 
+    /// A copy of a shared data file among the test fixtures (see
+    /// `tests/fixtures/import/SOURCES.md`).
     fn data(rel: &str) -> String {
-        format!("{}/../shared/data/{rel}", env!("CARGO_MANIFEST_DIR"))
+        let fixture = match rel {
+            "forestcity_nc/parcels_from_topojson.geojson" => {
+                "import/forestcity_parcels_from_topojson.geojson"
+            }
+            "kazan/moscow_districts_cianparser.geojson" => {
+                "import/moscow_districts_cianparser.geojson"
+            }
+            "nl_georust/nl_zoning_4326.geojson" => "nl_georust/nl_zoning_4326.geojson",
+            "flatgeobuf/countries.fgb" => "import/countries.fgb",
+            other => other,
+        };
+        format!("{}/tests/fixtures/{fixture}", env!("CARGO_MANIFEST_DIR"))
     }
 
     /// The features' geometries, lon/lat already for these files.
