@@ -31,8 +31,10 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE = os.path.join(HERE, "..", "..", "shared", "data", "forestcity_nc",
-                      "parcels_from_topojson.geojson")
+# The fixture copy of shared/data/forestcity_nc/parcels_from_topojson.geojson
+# (tests/fixtures/import/SOURCES.md), so that a clone of the repository is enough.
+SOURCE = os.path.join(HERE, "..", "tests", "fixtures", "import",
+                      "forestcity_parcels_from_topojson.geojson")
 GAP = 0.01  # between copies, as a fraction of the source extent
 DIGITS = 7
 
