@@ -315,7 +315,27 @@ async fn postgis_migration_to_partitions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark: run it on purpose, in release"]
 async fn postgis_import_speed() {
-    import_speed(&common::postgis::postgis_store().await).await;
+    use sqlx::Connection;
+    let url = common::postgis::fresh_database().await;
+    let store = imgis::store::postgis::PostgisStore::connect(&url)
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    let timed =
+        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(import_speed(&store))).await;
+    // A few hundred MB: do not leave them behind, even when the run failed.
+    store.pool().close().await;
+    let name = url.rsplit('/').next().expect("a database name");
+    let mut admin = sqlx::PgConnection::connect(&common::postgis::cluster_url())
+        .await
+        .expect("connect to the cluster");
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .expect("dropping the benchmark's database");
+    if let Err(panic) = timed {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 /// [`postgis_import_speed`] for the GeoPackage.
@@ -352,7 +372,7 @@ async fn import_speed(store: &dyn imgis::store::Store) {
             geo_types::Polygon::new(ring.into(), vec![]).into(),
             imgis::model::props([
                 ("PIN", json!(format!("P{i}"))),
-                ("ACRES", json!(i as f64 * 0.01)),
+                ("ACRES", json!((i % 10_000) as f64 / 100.0)),
                 ("OWNER", json!(format!("SOMEBODY NAME {i}"))),
                 ("ZONING", json!("R-1")),
                 ("ADDRESS", json!(format!("{i} MAIN ST"))),
@@ -433,4 +453,81 @@ async fn import_speed(store: &dyn imgis::store::Store) {
         batches(n, 10_000),
     )
     .await;
+}
+
+/// GeoPackage only: a layer an import creates as GEOMETRY is narrowed in the
+/// file too, as the GeoPackage requires: the geometry column's declared type
+/// equals `gpkg_geometry_columns.geometry_type_name` (requirement 31).
+#[tokio::test]
+async fn gpkg_import_narrows_the_table_too() {
+    use imgis::model::{GeometryType, LayerKind, LayerSpec, NewFeature, Properties};
+    use imgis::store::{ImportWrite, Store};
+
+    let (dir, store) = common::gpkg_store().await;
+    let square = |x: f64| {
+        geo_types::Polygon::new(
+            vec![(x, 55.0), (x + 0.01, 55.0), (x + 0.01, 55.01)].into(),
+            vec![],
+        )
+    };
+    let spec = LayerSpec {
+        code: "narrowed".parse().expect("valid"),
+        title: "narrowed".into(),
+        description: String::new(),
+        kind: LayerKind::Other,
+        department: None,
+        geometry_type: GeometryType::Geometry,
+        public: true,
+    };
+    let batches = vec![
+        Ok(vec![NewFeature::new(
+            square(49.0).into(),
+            Properties::new(),
+        )]),
+        Ok(vec![NewFeature::new(
+            geo_types::MultiPolygon(vec![square(49.1)]).into(),
+            Properties::new(),
+        )]),
+    ];
+    let out = store
+        .import_features(
+            &ImportWrite {
+                code: spec.code.clone(),
+                create: Some(spec),
+                replace: true,
+            },
+            futures::stream::iter(batches).boxed(),
+        )
+        .await
+        .expect("import");
+    assert_eq!(out.layer.spec.geometry_type, GeometryType::MultiPolygon);
+    store.close().await;
+
+    let file = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("store.gpkg").display()
+    ))
+    .await
+    .expect("open the file");
+    let declared: String =
+        sqlx::query_scalar("SELECT type FROM pragma_table_info('narrowed') WHERE name = 'geom'")
+            .fetch_one(&file)
+            .await
+            .expect("table_info");
+    let registered: String = sqlx::query_scalar(
+        "SELECT geometry_type_name FROM gpkg_geometry_columns WHERE table_name = 'narrowed'",
+    )
+    .fetch_one(&file)
+    .await
+    .expect("gpkg_geometry_columns");
+    assert_eq!(
+        (declared.as_str(), registered.as_str()),
+        ("MULTIPOLYGON", "MULTIPOLYGON")
+    );
+    let stray: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE name LIKE 'imgis_retype%'")
+            .fetch_one(&file)
+            .await
+            .expect("sqlite_master");
+    assert_eq!(stray, 0, "no copy left behind");
 }

@@ -9,7 +9,8 @@
 //! 3. Finish: the new numbers are registered in `imgis_cadastre` in one
 //!    statement (its primary key refuses a number another feature holds); a
 //!    layer created as `GEOMETRY` gets the narrowest type of what was written
-//!    ([`layers::retype`]); the version, count and extent are recorded; commit.
+//!    ([`layers::retype`], see step 2); the version, count and extent are
+//!    recorded; commit.
 //!
 //! Any error drops the transaction, which rolls everything back (SQLite
 //! undoes DDL too: a created layer's table goes as well). The write lock is
@@ -56,6 +57,13 @@ pub(super) async fn import(
 
     // 2. The rows.
     let mut checks = ImportChecks::new(layer.clone());
+    // A layer this import creates as GEOMETRY gets the narrowest type of what
+    // it holds, and its table's geometry column must say so too, which takes
+    // a copy of the table. The table's type is set to the first batch's type
+    // while it is still empty (free), so only a file whose later batches
+    // widen it pays for the copy at the end.
+    let narrows = created && layer.spec.geometry_type == GeometryType::Geometry;
+    let mut table_type = layer.spec.geometry_type;
     let mut stored = Vec::new();
     let mut next_id = first_id;
     let mut pending: Option<JoinHandle<Result<Ready>>> = None;
@@ -63,7 +71,12 @@ pub(super) async fn import(
         let next = match batches.next().await {
             Some(batch) => {
                 let batch = batch?;
+                let first_features = checks.count() == 0 && !batch.is_empty();
                 checks.check(&batch)?;
+                if narrows && first_features {
+                    table_type = checks.narrowest();
+                    layers::retype(&mut tx, &code, table_type).await?;
+                }
                 Some(tokio::task::spawn_blocking(move || {
                     features::encode(&batch).map(|(encoded, bounds)| (batch, encoded, bounds))
                 }))
@@ -90,12 +103,12 @@ pub(super) async fn import(
         features::insert_cadastre(&mut tx, &code, first_id).await?;
     }
     let mut layer = layer;
-    if created && layer.spec.geometry_type == GeometryType::Geometry {
+    if narrows {
         let narrowed = checks.narrowest();
-        if narrowed != GeometryType::Geometry {
+        if narrowed != table_type {
             layers::retype(&mut tx, &code, narrowed).await?;
-            layer.spec.geometry_type = narrowed;
         }
+        layer.spec.geometry_type = narrowed;
     }
     let written = features::to_i64(stored.len());
     let count = if replace {

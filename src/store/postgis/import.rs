@@ -51,6 +51,12 @@ pub(super) async fn import(
         .begin()
         .await
         .map_err(StoreError::db("starting an import"))?;
+    // The checks on hundreds of thousands of rows have estimated costs that
+    // make PostgreSQL compile them (JIT) for longer than they run.
+    sqlx::query("SET LOCAL jit = off")
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db("starting an import"))?;
     // 1. The layer.
     let (layer_id, layer) = match &write.create {
         Some(spec) => insert_layer(&mut tx, spec).await?,
@@ -127,8 +133,9 @@ async fn send_rows(
     checks: &mut ImportChecks,
     mut batches: FeatureBatches,
 ) -> Result<Vec<Feature>> {
-    let send_error = StoreError::db("copying features");
-    copy.send(HEADER).await.map_err(send_error)?;
+    copy.send(HEADER)
+        .await
+        .map_err(StoreError::db("copying features"))?;
     let mut stored = Vec::new();
     let mut pending: Option<JoinHandle<Result<Encoded>>> = None;
     loop {
@@ -167,7 +174,7 @@ async fn send_rows(
 
 /// `n` new feature ids, increasing. Taken on a connection of the pool rather
 /// than the import's own, which is busy with the `COPY`.
-pub(super) async fn allocate_ids(pool: &PgPool, n: usize) -> Result<Vec<FeatureId>> {
+async fn allocate_ids(pool: &PgPool, n: usize) -> Result<Vec<FeatureId>> {
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -183,8 +190,8 @@ pub(super) async fn allocate_ids(pool: &PgPool, n: usize) -> Result<Vec<FeatureI
     Ok(ids)
 }
 
-/// Inserts a layer's row at version 0 (its partition is made when its
-/// features are written): `LayerExists`, or `UnknownDepartment`.
+/// Inserts a layer's row at version 0 (the caller makes its partition):
+/// `LayerExists`, or `UnknownDepartment`.
 pub(super) async fn insert_layer(
     tx: &mut Transaction<'_, Postgres>,
     spec: &LayerSpec,

@@ -326,9 +326,11 @@ impl Store for PostgisStore {
             .begin()
             .await
             .map_err(StoreError::db("starting a write"))?;
-        // The new partition changes `features`: take the partitions lock before it.
-        partitions::lock(&mut tx).await?;
         let (layer_id, layer) = import::insert_layer(&mut tx, spec).await?;
+        // The new partition changes `features`: take the partitions lock
+        // first. After the layer's row, as every writer does (row, then
+        // partitions lock), so that no two wait for each other.
+        partitions::lock(&mut tx).await?;
         partitions::create(&mut tx, layer_id).await?;
         tx.commit().await.map_err(map_write_error)?;
         Ok(layer)
