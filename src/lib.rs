@@ -20,9 +20,12 @@
 //! - [`features`]: pages of a layer's features (bbox, property filters, id order) for
 //!   OGC API – Features, from the index.
 //! - [`demo`]: the deterministic generator of a Kazan-like demo city.
+//! - [`auth`]: API tokens (stored hashed), the four roles, and who may see or change what.
 //! - [`config`]: command-line flags, `IMGIS_*` environment and the config file, merged in one place.
 //! - [`app`]: opening the store, building the index, and running the HTTP server.
 //! - [`api`]: the HTTP surface (axum): handlers, DTOs, and the one place status codes are chosen.
+//! - [`metrics`]: what `/metrics` tells operators (requests, latency, tile cache, index,
+//!   imports, the store's pool), and the request ids and spans of the logs.
 //!
 //! Data flows one way: store (one transaction) → index → HTTP. The index is a
 //! derived copy, rebuilt from the store at every start.
@@ -30,6 +33,7 @@
 pub mod api;
 pub mod app;
 pub mod applications;
+pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod constraints;
@@ -38,6 +42,7 @@ pub mod demo;
 pub mod features;
 pub mod import;
 pub mod index;
+pub mod metrics;
 pub mod model;
 pub mod routing;
 pub mod store;

@@ -9,9 +9,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::EnvFilter;
 
 use imgis::app::{self, App};
+use imgis::auth::{NewToken, Role, TokenSecret};
 use imgis::config::{
     CatalogArgs, CatalogCommand, Cli, Command, Config, ExportArgs, FileConfig, ImportArgs,
-    StoreConfig, TilesArgs, TilesCommand, DEFAULT_DEMO_PARCELS,
+    StoreConfig, TilesArgs, TilesCommand, TokenArgs, TokenCommand, DEFAULT_DEMO_PARCELS,
 };
 use imgis::demo::DemoOptions;
 use imgis::import::report::ImportParams;
@@ -21,14 +22,7 @@ use imgis::tiles::archive::{self, ExportRequest, LonLatBbox};
 use imgis::tiles::{TileOptions, ZoomRange};
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("IMGIS_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colours for a person at a terminal, plain text for journald and log files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logs();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -44,6 +38,34 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs to stderr, filtered by `IMGIS_LOG`: plain text, or one JSON object
+/// per line with `IMGIS_LOG_FORMAT=json` (for a log collector), each line
+/// carrying the fields of its request's span (`request_id`, route, status …).
+fn init_logs() {
+    let filter = || EnvFilter::try_from_env("IMGIS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let format = std::env::var("IMGIS_LOG_FORMAT").unwrap_or_default();
+    if format.eq_ignore_ascii_case("json") {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter())
+            .with_writer(std::io::stderr)
+            // The request's span, fields included; not the list of every span above it.
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+        return;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(filter())
+        .with_writer(std::io::stderr)
+        // Colours for a person at a terminal, plain text for journald and log files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    if !format.is_empty() && !format.eq_ignore_ascii_case("text") {
+        tracing::warn!(IMGIS_LOG_FORMAT = %format, "unknown log format (json or text): logging text");
     }
 }
 
@@ -93,6 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Import(args) => import_file(args, &file).await?,
+        Command::Token(TokenArgs { command }) => token_command(command, &file).await?,
         Command::Tiles(TilesArgs {
             command: TilesCommand::Export(args),
         }) => export_tiles(args, &file).await?,
@@ -125,6 +148,73 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
         },
+    }
+    Ok(())
+}
+
+/// `imgis token create|list|revoke`: the store's API tokens. The secret is
+/// printed once, on stdout alone, so `TOKEN=$(imgis token create …)` works.
+async fn token_command(command: TokenCommand, file: &FileConfig) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create {
+            role,
+            department,
+            label,
+            store,
+        } => {
+            let role: Role = role.parse()?;
+            let secret = TokenSecret::generate();
+            let new = NewToken::new(&secret, role, department, label)?;
+            let store = app::open_store(&StoreConfig::resolve(store, file)).await?;
+            let made = store.create_token(&new).await?;
+            eprintln!(
+                "token {} ({}{}) stored in the {} store at {}; it is shown once, keep it secret:",
+                made.id,
+                made.role,
+                made.department
+                    .as_deref()
+                    .map(|d| format!(", department {d}"))
+                    .unwrap_or_default(),
+                store.backend(),
+                store.location()
+            );
+            println!("{}", secret.expose());
+        }
+        TokenCommand::List { json, store } => {
+            let store = app::open_store(&StoreConfig::resolve(store, file)).await?;
+            let tokens = store.tokens().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tokens)?);
+            } else {
+                println!("id\tprefix\trole\tdepartment\tcreated\trevoked\tlabel");
+                for t in tokens {
+                    println!(
+                        "{}\t{}…\t{}\t{}\t{}\t{}\t{}",
+                        t.id,
+                        t.prefix,
+                        t.role,
+                        t.department.as_deref().unwrap_or("-"),
+                        t.created_at.format("%Y-%m-%d %H:%M"),
+                        t.revoked_at
+                            .map(|r| r.format("%Y-%m-%d %H:%M").to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        t.label
+                    );
+                }
+            }
+        }
+        TokenCommand::Revoke { id, store } => {
+            let store = app::open_store(&StoreConfig::resolve(store, file)).await?;
+            let t = store.revoke_token(id).await?;
+            println!(
+                "token {} ({}…, {}) revoked at {}; servers refuse it within {} s",
+                t.id,
+                t.prefix,
+                t.role,
+                t.revoked_at.map(|r| r.to_rfc3339()).unwrap_or_default(),
+                app::auth::TOKEN_TTL.as_secs()
+            );
+        }
     }
     Ok(())
 }
@@ -211,6 +301,7 @@ async fn import_file(args: ImportArgs, file: &FileConfig) -> anyhow::Result<()> 
         lon_column,
         lat_column,
         city_bbox,
+        max_import_features,
         quiet,
         json,
         store,
@@ -233,6 +324,7 @@ async fn import_file(args: ImportArgs, file: &FileConfig) -> anyhow::Result<()> 
     .into_options(&layer)
     .map_err(anyhow::Error::msg)?;
     let bounds = imgis::config::resolve_city_bbox(city_bbox, file)?;
+    let max_features = imgis::config::resolve_max_import_features(max_import_features, file)?;
     let store = app::open_store(&StoreConfig::resolve(store, file)).await?;
     let bar = if quiet || json || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
@@ -261,6 +353,7 @@ async fn import_file(args: ImportArgs, file: &FileConfig) -> anyhow::Result<()> 
         path,
         options,
         bounds,
+        max_features,
         Default::default(),
         progress,
     )

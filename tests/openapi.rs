@@ -33,6 +33,8 @@ const DEMO_LAT: f64 = 55.7989;
 const ROUTES: &[(&str, &str)] = &[
     // health.rs
     ("get", "/health"),
+    // metrics.rs
+    ("get", "/metrics"),
     // imports.rs
     ("post", "/layers/{code}/import"),
     // openapi.rs

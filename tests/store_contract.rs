@@ -40,6 +40,7 @@ contract_tests! {
     gpkg_import_replace_and_append => import_replace_and_append,
     gpkg_failed_import_changes_nothing => failed_import_changes_nothing,
     gpkg_concurrent_imports_keep_cadastral_unique => concurrent_imports_keep_cadastral_unique,
+    gpkg_api_tokens => api_tokens,
 }
 
 // PostGIS: a fresh database per case (scripts/test.sh provides the cluster).
@@ -61,6 +62,7 @@ contract_tests! {
     postgis_import_replace_and_append => import_replace_and_append,
     postgis_failed_import_changes_nothing => failed_import_changes_nothing,
     postgis_concurrent_imports_keep_cadastral_unique => concurrent_imports_keep_cadastral_unique,
+    postgis_api_tokens => api_tokens,
 }
 
 /// PostGIS: a fresh database per case, cloned from the PostGIS template.

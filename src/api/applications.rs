@@ -19,6 +19,7 @@ use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::auth::Caller;
 use super::constraints::body_bytes;
 use super::error::created;
 use super::routing::{plan, RouteBody};
@@ -27,6 +28,7 @@ use crate::applications::{
     Application, ApplicationFilter, ApplicationId, Decision, NewApplication, NewTask, Status,
     Target, TaskNo,
 };
+use crate::auth::Role;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -41,14 +43,19 @@ pub fn router() -> Router<AppState> {
 const MAX_DESCRIPTION_CHARS: usize = 4_000;
 /// Largest applicant record kept, bytes of JSON.
 const MAX_APPLICANT_BYTES: usize = 16 * 1024;
-/// Applications per list page when no `limit` is given, and the most a page holds.
+/// Applications per list page when no `limit` is given (config
+/// `max_items_limit` is the most a page holds).
 const DEFAULT_LIMIT: i64 = 100;
-const MAX_LIMIT: i64 = 1_000;
+
+/// The city's own people: every role but the public.
+const STAFF: &[Role] = &[Role::Intake, Role::Department, Role::Admin];
 
 async fn register(
     State(app): State<AppState>,
+    caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
+    caller.require("registering an application", &[Role::Intake, Role::Admin])?;
     let body = RouteBody::parse(body)?;
     let today = app.today();
     let submitted = body.submitted(today)?;
@@ -68,7 +75,7 @@ async fn register(
         Some(d) => Some(d.trim().to_owned()).filter(|d| !d.is_empty()),
         None => None,
     };
-    let routed = plan(&app, &body, submitted).await?;
+    let routed = plan(&app, &caller, &body, submitted).await?;
     if routed.plan.blocked {
         let why: Vec<String> = routed
             .plan
@@ -199,8 +206,16 @@ fn application_id(text: &str) -> Result<ApplicationId, ApiError> {
         })
 }
 
-async fn one(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn one(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    // Refused before the store is asked: the public learns nothing, not even
+    // whether the application exists.
+    caller.require("reading an application", STAFF)?;
     let a = app.application(application_id(&id)?).await?;
+    caller.may_read_application(&a)?;
     Ok(Json(view(&app, &a, app.today(), true)))
 }
 
@@ -216,8 +231,10 @@ struct ListParams {
 
 async fn list(
     State(app): State<AppState>,
+    caller: Caller,
     query: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.require("listing applications", STAFF)?;
     let Query(q) = query.map_err(|e| {
         ApiError::BadQuery(format!(
             "{}; the parameters are status, department, overdue, limit and offset",
@@ -239,6 +256,16 @@ async fn list(
             )))
         }
         other => other,
+    };
+    // A department lists the applications routed to it, and no others.
+    let department = match (&caller.role, &caller.department, department) {
+        (Role::Department, Some(own), Some(asked)) if &asked != own => {
+            return Err(ApiError::Forbidden(format!(
+                "this token lists the applications of department {own}, not of {asked}"
+            )))
+        }
+        (Role::Department, Some(own), _) => Some(own.clone()),
+        (_, _, asked) => asked,
     };
     let overdue = match q.overdue.as_deref() {
         None => None,
@@ -264,7 +291,13 @@ async fn list(
                 ))
             }),
     };
-    let limit = number("limit", q.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
+    let max_limit = i64::try_from(app.config().limits.max_items_limit).unwrap_or(i64::MAX);
+    let limit = number(
+        "limit",
+        q.limit.as_deref(),
+        DEFAULT_LIMIT.min(max_limit),
+        max_limit,
+    )?;
     let offset = number("offset", q.offset.as_deref(), 0, i64::MAX)?;
     let filter = ApplicationFilter {
         status,
@@ -294,9 +327,11 @@ struct DecisionBody {
 
 async fn decide(
     State(app): State<AppState>,
+    caller: Caller,
     Path((id, task)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.require("deciding a task", &[Role::Department, Role::Admin])?;
     let id = application_id(&id)?;
     let task: TaskNo = task.parse().map_err(|_| {
         ApiError::UnknownTask(format!(
@@ -311,12 +346,21 @@ async fn decide(
              \"revision_required\" | \"rejected\", \"comment\": \"…\"}}: {e}"
         ))
     })?;
+    // The task's department decides it (or an admin); an unknown task is
+    // left for the decision itself to report.
+    let current = app.application(id).await?;
+    if let Some(t) = current.tasks.iter().find(|t| t.id == task) {
+        caller.may_decide(&t.department)?;
+    } else {
+        caller.may_read_application(&current)?;
+    }
     let a = app.decide(id, task, body.decision, body.comment).await?;
     tracing::info!(application = id, task, decision = %body.decision, status = %a.status, "decision recorded");
     Ok(Json(view(&app, &a, app.today(), true)))
 }
 
-async fn stats(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn stats(State(app): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require("the statistics", STAFF)?;
     let s = app.stats().await?;
     Ok(Json(serde_json::to_value(s).expect("statistics serialize")))
 }

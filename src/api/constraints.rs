@@ -15,10 +15,9 @@ use geo_types::{Coord, MultiPolygon};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::auth::Caller;
 use super::{ApiError, AppState};
-use crate::constraints::{
-    self, ConstraintsReport, Metric, NearestFrom, Plot, PlotLimits, MAX_PLOT_VERTICES,
-};
+use crate::constraints::{self, ConstraintsReport, Metric, NearestFrom, Plot, PlotLimits};
 use crate::index::{LayerIndex, Snapshot};
 use crate::model::{Cadastral, Feature, LayerCode};
 
@@ -89,11 +88,13 @@ pub(super) struct CheckedPlot {
 /// `only` those.
 pub(super) async fn check_plot(
     app: AppState,
+    caller: &Caller,
     input: PlotInput,
     only: Option<Vec<LayerCode>>,
 ) -> Result<CheckedPlot, ApiError> {
     let prepared = app.prepared_zones().clone();
-    let snapshot = app.index().snapshot();
+    // The public's plot is checked against (and found in) published layers only.
+    let snapshot = caller.snapshot(&app);
     let layers = constraints::zone_layers(&snapshot, only.as_deref())?;
     let ready = prepared.zones_ready(&layers);
     // Where the plot comes from: a stored parcel (measured as stored), or a
@@ -114,6 +115,8 @@ pub(super) async fn check_plot(
             (Source::Drawn(geometry), ready && small)
         }
     };
+    // Held while the plot is measured and checked: the expensive part.
+    let _permit = super::limits::heavy(&app).await?;
     off_workers_unless(ready, move || {
         let metric = metric(&app)?;
         let (plot, parcel) = match source {
@@ -124,7 +127,7 @@ pub(super) async fn check_plot(
             Source::Drawn(geometry) => {
                 let limits = PlotLimits {
                     max_area_m2: app.config().max_plot_area_m2,
-                    max_vertices: MAX_PLOT_VERTICES,
+                    max_vertices: app.config().limits.max_plot_vertices,
                 };
                 (Plot::drawn(&geometry, limits, &metric)?, None)
             }
@@ -158,7 +161,7 @@ pub(super) fn drawn_geometry(value: Value) -> Result<geojson::Geometry, ApiError
 pub(super) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::GeometryTooLarge(e.body_text())
+            super::limits::body_too_large()
         } else {
             ApiError::InvalidJson(e.body_text())
         }
@@ -168,6 +171,7 @@ pub(super) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, A
 /// Constraints of a stored parcel.
 async fn parcel_constraints(
     State(app): State<AppState>,
+    caller: Caller,
     Path(cadastral): Path<String>,
     query: Result<Query<LayersParam>, QueryRejection>,
 ) -> Result<Json<ConstraintsReport>, ApiError> {
@@ -177,13 +181,14 @@ async fn parcel_constraints(
         Some(list) => Some(layer_codes(list.split(',').map(str::trim))?),
         None => None,
     };
-    let checked = check_plot(app, PlotInput::Parcel(cadastral), only).await?;
+    let checked = check_plot(app, &caller, PlotInput::Parcel(cadastral), only).await?;
     Ok(Json(checked.report))
 }
 
 /// Constraints of an applicant-drawn area.
 async fn drawn_constraints(
     State(app): State<AppState>,
+    caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ConstraintsReport>, ApiError> {
     let body = body_bytes(body)?;
@@ -203,29 +208,32 @@ async fn drawn_constraints(
         Some(list) => Some(layer_codes(list.iter().map(String::as_str))?),
         None => None,
     };
-    let checked = check_plot(app, PlotInput::Drawn(geometry), only).await?;
+    let checked = check_plot(app, &caller, PlotInput::Drawn(geometry), only).await?;
     Ok(Json(checked.report))
 }
 
 /// What is at a point, per public layer.
 async fn identify(
     State(app): State<AppState>,
+    caller: Caller,
     query: Result<Query<PointParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::BadQuery(e.body_text()))?;
     let at = point(query.lon.as_deref(), query.lat.as_deref())?;
-    let layers = constraints::identify(&app.index().snapshot(), at)?;
+    let _permit = super::limits::heavy(&app).await?;
+    let layers = constraints::identify(&caller.snapshot(&app), at)?;
     Ok(Json(json!({ "lon": at.x, "lat": at.y, "layers": layers })))
 }
 
 /// The nearest line of each utility network (or of one), in metres.
 async fn nearest(
     State(app): State<AppState>,
+    caller: Caller,
     query: Result<Query<NearestParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let prepared = app.prepared_zones().clone();
     let Query(query) = query.map_err(|e| ApiError::BadQuery(e.body_text()))?;
-    let snapshot = app.index().snapshot();
+    let snapshot = caller.snapshot(&app);
     let network = query
         .network
         .as_deref()
@@ -246,6 +254,7 @@ async fn nearest(
         }
     };
     let ready = prepared.networks_ready(&layers);
+    let _permit = super::limits::heavy(&app).await?;
     off_workers_unless(ready, move || {
         let metric = metric(&app)?;
         let (origin, lines) = match &from {

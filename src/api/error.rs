@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::app::AppError;
 use crate::applications::ApplicationError;
+use crate::auth::AuthError;
 use crate::constraints::ConstraintsError;
 use crate::import::{ImportError, ReadError};
 use crate::model::CadastralError;
@@ -39,9 +40,22 @@ pub enum ApiError {
     /// A geometry that is not one, or not a valid one.
     #[error("{0}")]
     InvalidGeometry(String),
-    /// A plot larger than the configured limit, or a body too big to read.
+    /// A plot over the configured area or vertex limit.
     #[error("{0}")]
     GeometryTooLarge(String),
+    /// A request body over `max_body_kb`.
+    #[error("{0}")]
+    BodyTooLarge(String),
+    /// An import file holding more features than `max_import_features`.
+    #[error("{0}")]
+    TooManyFeatures(String),
+    /// Every permit of this kind of work is taken (`max_concurrent_*`):
+    /// retry after `retry_after_s` seconds.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_s: u32 },
+    /// Not answered within `request_timeout_s` (`import_timeout_s` for imports).
+    #[error("{0}")]
+    Timeout(String),
     /// A query parameter missing, malformed, or naming the wrong kind of layer.
     #[error("{0}")]
     BadQuery(String),
@@ -95,6 +109,12 @@ pub enum ApiError {
     /// An upload over the configured size.
     #[error("{0}")]
     UploadTooLarge(String),
+    /// No token where one is needed, or a token that is not valid.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A valid token of the wrong role or department.
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Internal(anyhow_free::Internal),
 }
@@ -145,6 +165,14 @@ impl ApiError {
             }
             ApiError::UnknownDepartment(_) => (StatusCode::BAD_REQUEST, "unknown_department"),
             ApiError::UploadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "upload_too_large"),
+            ApiError::BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ApiError::TooManyFeatures(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_many_features"),
+            ApiError::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
+            }
+            ApiError::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -181,6 +209,7 @@ impl From<AppError> for ApiError {
             e @ AppError::DerivedLayer(_) => ApiError::DerivedLayer(e.to_string()),
             AppError::Import(e) => e.into(),
             AppError::ImportTarget(message) => ApiError::ImportConflict(message),
+            AppError::Auth(e) => e.into(),
             e => ApiError::internal(e),
         }
     }
@@ -198,6 +227,22 @@ impl From<ImportError> for ApiError {
             ImportError::Crs(_) => ApiError::CrsRequired(message),
             ImportError::CadastralField(_) => ApiError::BadQuery(message),
             ImportError::Stopped(_) => ApiError::internal(message),
+            ImportError::TooManyFeatures { .. } => ApiError::TooManyFeatures(message),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        let message = e.to_string();
+        match e {
+            AuthError::TokenRequired(_) | AuthError::InvalidToken => {
+                ApiError::Unauthorized(message)
+            }
+            AuthError::Forbidden(_) => ApiError::Forbidden(message),
+            AuthError::UnknownRole(_)
+            | AuthError::DepartmentRequired
+            | AuthError::DepartmentNotAllowed(_) => ApiError::BadQuery(message),
         }
     }
 }
@@ -261,14 +306,26 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut body = json!({ "error": code, "message": message });
+        let retry_after = match &self {
+            ApiError::TooManyRequests { retry_after_s, .. } => Some(*retry_after_s),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(5),
+            _ => None,
+        };
+        let challenge = status == StatusCode::UNAUTHORIZED;
         if let ApiError::ImportRejected { report, .. } = self {
             body["report"] = *report;
         }
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        if challenge {
+            // RFC 6750: tells clients which scheme to answer with.
             response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("5"),
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"imgis\""),
             );
         }
         response

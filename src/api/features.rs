@@ -28,6 +28,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::auth::Caller;
 use super::{base_url, web, ApiError, AppState};
 use crate::features::crs::FeatureCrs;
 use crate::features::filter::Filter;
@@ -57,11 +58,10 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// Features per page when the client gives no `limit`.
+/// Features per page when the client gives no `limit` (config
+/// `max_items_limit` is the most a page holds: a larger `limit` is lowered
+/// to it, as the standard asks servers not to refuse it).
 pub const DEFAULT_LIMIT: usize = 100;
-/// The most features one page holds; a larger `limit` is lowered to it (the
-/// standard asks servers not to refuse it).
-pub const MAX_LIMIT: usize = 10_000;
 
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 const GEOJSON: &str = "application/geo+json";
@@ -145,8 +145,9 @@ async fn conformance(
     })))
 }
 
-/// A public layer by its collection id; anything else does not exist here.
-fn public_layer(app: &AppState, name: &str) -> Result<Arc<LayerIndex>, ApiError> {
+/// A layer the caller may see, by its collection id; anything else does not
+/// exist here (the public sees published layers only).
+fn visible_layer(app: &AppState, caller: &Caller, name: &str) -> Result<Arc<LayerIndex>, ApiError> {
     let unknown = || {
         ApiError::UnknownLayer(format!(
             "collection '{}' does not exist; GET /collections lists them",
@@ -156,7 +157,7 @@ fn public_layer(app: &AppState, name: &str) -> Result<Arc<LayerIndex>, ApiError>
     let code: LayerCode = name.parse().map_err(|_| unknown())?;
     app.index()
         .layer(&code)
-        .filter(|l| l.layer().spec.public)
+        .filter(|l| caller.sees_layer(&l.layer().spec))
         .ok_or_else(unknown)
 }
 
@@ -199,6 +200,7 @@ fn collection_json(base: &str, l: &LayerIndex, metric_srs: &str) -> Value {
 
 async fn collections(
     State(app): State<AppState>,
+    caller: Caller,
     Query(params): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
@@ -207,7 +209,7 @@ async fn collections(
     let snapshot = app.index().snapshot();
     let list: Vec<Value> = snapshot
         .values()
-        .filter(|l| l.layer().spec.public)
+        .filter(|l| caller.sees_layer(&l.layer().spec))
         .map(|l| collection_json(&base, l, &app.config().metric_srs))
         .collect();
     Ok(Json(json!({
@@ -218,12 +220,13 @@ async fn collections(
 
 async fn collection(
     State(app): State<AppState>,
+    caller: Caller,
     Path(layer): Path<String>,
     Query(params): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     check_format(&params)?;
-    let l = public_layer(&app, &layer)?;
+    let l = visible_layer(&app, &caller, &layer)?;
     Ok(Json(collection_json(
         &base_url(&headers),
         &l,
@@ -253,10 +256,11 @@ fn queryable_fields(l: &LayerIndex) -> BTreeMap<String, &'static str> {
 
 async fn queryables(
     State(app): State<AppState>,
+    caller: Caller,
     Path(layer): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let l = public_layer(&app, &layer)?;
+    let l = visible_layer(&app, &caller, &layer)?;
     let base = base_url(&headers);
     let properties: serde_json::Map<String, Value> = queryable_fields(&l)
         .into_iter()
@@ -433,11 +437,12 @@ const ITEMS_PARAMS: [&str; 9] = [
 
 async fn items(
     State(app): State<AppState>,
+    caller: Caller,
     Path(layer): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let l = public_layer(&app, &layer)?;
+    let l = visible_layer(&app, &caller, &layer)?;
     let pairs: Vec<(String, String)> = match &raw {
         Some(q) => serde_urlencoded::from_str(q)
             .map_err(|e| ApiError::BadQuery(format!("the query string cannot be read: {e}")))?,
@@ -445,8 +450,9 @@ async fn items(
     };
     let mut params: BTreeMap<String, String> = BTreeMap::new();
     let fields = queryable_fields(&l);
+    let max_limit = app.config().limits.max_items_limit;
     let mut query = ItemsQuery {
-        limit: DEFAULT_LIMIT,
+        limit: DEFAULT_LIMIT.min(max_limit),
         ..ItemsQuery::default()
     };
     for (name, value) in &pairs {
@@ -459,7 +465,7 @@ async fn items(
         match name.as_str() {
             // Read once every parameter is known: it depends on bbox-crs.
             "bbox" | "bbox-crs" | "crs" | "filter" | "filter-lang" | "filter-crs" => {}
-            "limit" => query.limit = whole("limit", value, 1)?.min(MAX_LIMIT),
+            "limit" => query.limit = whole("limit", value, 1)?.min(max_limit),
             "offset" => query.offset = whole("offset", value, 0)?,
             "f" => {}
             _ if fields.contains_key(name) => query.equals.push((name.clone(), value.clone())),
@@ -504,6 +510,8 @@ async fn items(
             "filter-lang and filter-crs need a filter".into(),
         ));
     }
+    // Held while the page is found and written out.
+    let _permit = super::limits::heavy(&app).await?;
     let page = features::items(&l, &query);
     let base = base_url(&headers);
     let link = |offset: usize, rel: &str| {
@@ -568,6 +576,7 @@ async fn items(
 
 async fn item(
     State(app): State<AppState>,
+    caller: Caller,
     Path((layer, id)): Path<(String, String)>,
     Query(params): Query<BTreeMap<String, String>>,
     headers: HeaderMap,
@@ -583,7 +592,7 @@ async fn item(
         Some(uri) => parse_crs("crs", uri, &app.config().metric_srs)?,
         None => FeatureCrs::Crs84,
     };
-    let l = public_layer(&app, &layer)?;
+    let l = visible_layer(&app, &caller, &layer)?;
     let missing = || {
         ApiError::UnknownFeature(format!(
             "collection '{}' has no feature '{}'",
@@ -714,11 +723,13 @@ fn written(base: &str, code: &LayerCode, f: &Feature, version: i64) -> Result<Va
 
 async fn create(
     State(app): State<AppState>,
+    caller: Caller,
     Path(layer): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let l = public_layer(&app, &layer)?;
+    let l = visible_layer(&app, &caller, &layer)?;
+    caller.may_write_layer("adding a feature", &l.layer().spec)?;
     let body = json_body(body)?;
     let feature = feature_from_body(&l, &body)?;
     let (layer_now, stored) = app.create_feature(l.code(), feature).await?;
@@ -731,11 +742,13 @@ async fn create(
 
 async fn replace(
     State(app): State<AppState>,
+    caller: Caller,
     Path((layer, id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let l = public_layer(&app, &layer)?;
+    let l = visible_layer(&app, &caller, &layer)?;
+    caller.may_write_layer("replacing a feature", &l.layer().spec)?;
     let id = feature_id(&l, &id)?;
     let body = json_body(body)?;
     if let Some(given) = body.get("id") {
@@ -755,11 +768,13 @@ async fn replace(
 /// `properties` are merged (a property set to null is removed).
 async fn patch(
     State(app): State<AppState>,
+    caller: Caller,
     Path((layer, id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let l = public_layer(&app, &layer)?;
+    let l = visible_layer(&app, &caller, &layer)?;
+    caller.may_write_layer("updating a feature", &l.layer().spec)?;
     let id = feature_id(&l, &id)?;
     let body = json_body(body)?;
     let Some(obj) = body.as_object() else {
@@ -814,9 +829,11 @@ async fn patch(
 
 async fn delete(
     State(app): State<AppState>,
+    caller: Caller,
     Path((layer, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let l = public_layer(&app, &layer)?;
+    let l = visible_layer(&app, &caller, &layer)?;
+    caller.may_write_layer("deleting a feature", &l.layer().spec)?;
     let id = feature_id(&l, &id)?;
     app.delete_feature(l.code(), id).await?;
     Ok(super::error::no_content().into_response())

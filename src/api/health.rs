@@ -4,6 +4,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
+use super::auth::Caller;
 use super::error::health_status;
 use super::AppState;
 use crate::app::HEALTH_STORE_TIMEOUT;
@@ -14,7 +15,7 @@ pub fn router() -> Router<AppState> {
 
 /// Store reachable, index loaded, and each layer's count and version: what an
 /// operator's probe and a person both want to see.
-async fn health(State(app): State<AppState>) -> impl IntoResponse {
+async fn health(State(app): State<AppState>, caller: Caller) -> impl IntoResponse {
     let store = app.store();
     let reachable = tokio::time::timeout(HEALTH_STORE_TIMEOUT, store.ping()).await;
     let (reachable, store_error) = match reachable {
@@ -28,7 +29,8 @@ async fn health(State(app): State<AppState>) -> impl IntoResponse {
             )),
         ),
     };
-    let snapshot = app.index().snapshot();
+    // The public's probe sees the published layers only; totals are of those.
+    let snapshot = caller.snapshot(&app);
     let stats = app.index_stats();
     let layers: Vec<_> = snapshot
         .values()

@@ -19,13 +19,17 @@ use axum::{Json, Router};
 use futures::TryStreamExt;
 use tokio::io::AsyncWriteExt;
 
+use super::auth::Caller;
 use super::{ApiError, AppState};
-use crate::import::report::ImportParams;
+use crate::import::report::{ImportOptions, ImportParams};
 use crate::import::{Outcome, Report};
+
+/// The import's route; `limits` gives it its own time limit.
+pub(super) const PATH: &str = "/layers/{code}/import";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/layers/{code}/import", post(import))
+        .route(PATH, post(import))
         // The upload's own limit (config `max_upload_mb`) applies while it is
         // written to disk; the default 2 MB body limit would refuse every layer.
         .layer(DefaultBodyLimit::disable())
@@ -33,13 +37,17 @@ pub fn router() -> Router<AppState> {
 
 async fn import(
     State(app): State<AppState>,
+    caller: Caller,
     Path(code): Path<String>,
     query: Result<Query<ImportParams>, QueryRejection>,
     request: Request,
 ) -> Result<Json<Report>, ApiError> {
     let Query(params) = query.map_err(|e| ApiError::BadQuery(e.body_text()))?;
     let filename = params.filename.clone();
-    let options = params.into_options(&code).map_err(ApiError::BadQuery)?;
+    let mut options = params.into_options(&code).map_err(ApiError::BadQuery)?;
+    authorize(&app, &caller, &mut options)?;
+    // Held until the import has finished, upload included.
+    let _permit = super::limits::import(&app)?;
     let dir = tempfile::Builder::new()
         .prefix("imgis-upload-")
         .tempdir()
@@ -86,6 +94,24 @@ async fn import(
         });
     }
     Ok(Json(report))
+}
+
+/// Imports are a department's own: into its layers, or an admin's anywhere;
+/// checked before a byte of the upload is read. A department's token names
+/// its department on the import, so the store refuses a layer of another
+/// department even if one appears meanwhile (made by another instance).
+fn authorize(app: &AppState, caller: &Caller, options: &mut ImportOptions) -> Result<(), ApiError> {
+    const WHAT: &str = "importing a layer";
+    if options.department.is_none() {
+        options.department = caller.department.clone();
+    }
+    match app.index().layer(&options.layer) {
+        Some(l) => caller.may_write_layer(WHAT, &l.layer().spec)?,
+        None => {
+            caller.may_create_layer(WHAT, options.department.as_deref(), options.layer.as_str())?
+        }
+    }
+    Ok(())
 }
 
 /// `e` with `text` taken out of its message, for the errors an import answers with.

@@ -3,9 +3,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use super::auth::Caller;
 use super::{ApiError, AppState};
 use crate::index::LayerIndex;
-use crate::model::LayerCode;
 use crate::tiles::ZoomRange;
 use std::sync::Arc;
 
@@ -42,9 +42,12 @@ pub(super) fn layer_json(l: &LayerIndex, zoom: ZoomRange) -> Value {
     })
 }
 
-async fn list(State(app): State<AppState>) -> Json<Value> {
+async fn list(State(app): State<AppState>, caller: Caller) -> Json<Value> {
     let snapshot = app.index().snapshot();
-    let mut layers: Vec<&Arc<LayerIndex>> = snapshot.values().collect();
+    let mut layers: Vec<&Arc<LayerIndex>> = snapshot
+        .values()
+        .filter(|l| caller.sees_layer(&l.layer().spec))
+        .collect();
     // Stable: within a rank, layers stay in code order.
     layers.sort_by_key(|l| l.layer().spec.draw_rank());
     let layers: Vec<Value> = layers
@@ -56,15 +59,9 @@ async fn list(State(app): State<AppState>) -> Json<Value> {
 
 async fn one(
     State(app): State<AppState>,
+    caller: Caller,
     Path(code): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let unknown = || {
-        ApiError::UnknownLayer(format!(
-            "layer '{}' does not exist",
-            code.chars().take(64).collect::<String>()
-        ))
-    };
-    let code: LayerCode = code.parse().map_err(|_| unknown())?;
-    let layer = app.index().layer(&code).ok_or_else(unknown)?;
+    let layer = caller.layer(&app, &code)?;
     Ok(Json(layer_json(&layer, app.zoom_range(&layer))))
 }

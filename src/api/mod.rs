@@ -4,6 +4,7 @@
 
 mod applications;
 mod archives;
+pub mod auth;
 mod constraints;
 mod departments;
 pub mod error;
@@ -11,6 +12,8 @@ mod features;
 mod health;
 mod imports;
 mod layers;
+mod limits;
+mod metrics;
 mod ogc_tiles;
 mod openapi;
 mod parcels;
@@ -21,7 +24,7 @@ mod web;
 use std::sync::Arc;
 
 use axum::Router;
-use tower_http::trace::TraceLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::app::App;
 pub use error::ApiError;
@@ -46,9 +49,30 @@ pub fn router(app: AppState) -> Router {
         .merge(features::router())
         .merge(archives::router())
         .merge(openapi::router())
+        .merge(metrics::router())
         .fallback(not_found)
+        // Limits (issue 7): the JSON body size, and the time every request
+        // (import) is answered within.
+        .layer(limits::body_limit(&app.config().limits))
+        .layer(axum::middleware::from_fn_with_state(
+            limits::Deadlines::of(&app.config().limits),
+            limits::answer_in_time,
+        ))
+        // Observability, innermost first (see `crate::metrics::http`): the
+        // request metrics, the log span, then the request id it carries.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::metrics::http::track,
+        ))
         .with_state(app)
-        .layer(TraceLayer::new_for_http())
+        .layer(crate::metrics::http::trace_layer())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(
+            crate::metrics::http::RandomRequestId,
+        ))
+        .layer(axum::middleware::map_request(
+            crate::metrics::http::keep_sane_request_id,
+        ))
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

@@ -10,6 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use super::auth::Caller;
 use super::tiles::{
     bounds, fields_json, resolve_layers, tile_coord, tile_response, MVT_MEDIA_TYPE,
 };
@@ -65,10 +66,11 @@ fn check_tms(tms: &str) -> Result<(), ApiError> {
 /// `/collections/{layer}/tiles`: the tilesets of a collection (one, WebMercatorQuad).
 async fn tilesets(
     State(app): State<AppState>,
+    caller: Caller,
     Path(layer): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let layers = resolve_layers(&app, &layer)?;
+    let layers = resolve_layers(&app, &caller, &layer)?;
     let base = base_url(&headers);
     let (l, _) = &layers[0];
     Ok(Json(json!({
@@ -110,10 +112,11 @@ fn limits(b: [f64; 4], z: u8) -> Value {
 /// `/collections/{layer}/tiles/WebMercatorQuad`: the tileset's metadata.
 async fn tileset(
     State(app): State<AppState>,
+    caller: Caller,
     Path((layer, tms)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let layers = resolve_layers(&app, &layer)?;
+    let layers = resolve_layers(&app, &caller, &layer)?;
     check_tms(&tms)?;
     let base = base_url(&headers);
     let (l, zoom) = &layers[0];
@@ -169,10 +172,11 @@ async fn tileset(
 /// `/collections/{layer}/tiles/WebMercatorQuad/{tileMatrix}/{tileRow}/{tileCol}`.
 async fn tile(
     State(app): State<AppState>,
+    caller: Caller,
     Path((layer, tms, matrix, row, col)): Path<(String, String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let layers = resolve_layers(&app, &layer)?;
+    let layers = resolve_layers(&app, &caller, &layer)?;
     check_tms(&tms)?;
     let tile = tile_coord(&matrix, &col, &row, &layers)?;
     tile_response(&app, &headers, &layers, tile).await

@@ -84,7 +84,7 @@ async fn page() -> Html<&'static str> {
 
 /// `(error code, HTTP status, meaning)`, as `ApiError` answers them.
 #[rustfmt::skip]
-const ERROR_CODES: [(&str, u16, &str); 31] = [
+const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("unknown_layer", 404, "no such layer (unpublished layers are not disclosed)"),
     ("unknown_parcel", 404, "no parcel has this cadastral number"),
     ("malformed_cadastral_number", 400, "not a cadastral number NN:NN:NNNNNN[N]:N…"),
@@ -95,7 +95,7 @@ const ERROR_CODES: [(&str, u16, &str); 31] = [
     ("store_unavailable", 503, "the store cannot be reached; retry after Retry-After seconds"),
     ("invalid_json", 400, "the body is not the JSON asked for"),
     ("invalid_geometry", 400, "a geometry or position that is not a valid one"),
-    ("geometry_too_large", 413, "a plot over the area or vertex limit, or a body over 2 MB"),
+    ("geometry_too_large", 413, "a drawn plot over the configured max_plot_area_m2 or max_plot_vertices"),
     ("invalid_parameter", 400, "a parameter missing, malformed, unknown or naming the wrong kind of layer"),
     ("unknown_feature", 404, "the collection has no such feature"),
     ("unknown_service", 404, "the catalog has no such service"),
@@ -115,6 +115,12 @@ const ERROR_CODES: [(&str, u16, &str); 31] = [
     ("import_rejected", 422, "features refused under invalid=reject; `report` lists them and nothing was imported"),
     ("unknown_department", 400, "no department has this code"),
     ("upload_too_large", 413, "an upload over the configured max_upload_mb"),
+    ("unauthorized", 401, "no API token where one is needed, or one that is unknown or revoked"),
+    ("forbidden", 403, "the token's role or department may not do this"),
+    ("body_too_large", 413, "a request body over the configured max_body_kb"),
+    ("too_many_features", 413, "an import file holding more features than the configured max_import_features; nothing was imported"),
+    ("too_many_requests", 429, "as many such requests are running as configured (max_concurrent_imports, max_concurrent_heavy); retry after Retry-After seconds"),
+    ("timeout", 503, "not answered within the configured request_timeout_s (import_timeout_s for imports); retry after Retry-After seconds"),
     ("internal", 500, "an internal error; the server log has the details"),
 ];
 
@@ -129,12 +135,15 @@ fn error_code(code: &str) -> (u16, &'static str) {
 fn reason_phrase(status: u16) -> &'static str {
     match status {
         400 => "Bad request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not found",
         409 => "Conflict",
         413 => "Payload too large",
+        429 => "Too many requests",
         422 => "Unprocessable",
         500 => "Internal error",
-        503 => "Store unavailable",
+        503 => "Unavailable",
         _ => "Error",
     }
 }
@@ -152,9 +161,9 @@ fn error_response(status: u16, codes: &[&str]) -> Value {
             "example": { "error": codes[0], "message": error_code(codes[0]).1 },
         } },
     });
-    if status == 503 {
+    if status == 503 || status == 429 {
         r["headers"] = json!({ "Retry-After": {
-            "description": "Seconds to wait before retrying (5).",
+            "description": "Seconds to wait before retrying.",
             "schema": { "type": "integer" },
         } });
     }
@@ -429,7 +438,9 @@ fn info() -> Value {
                 applications to the departments that must approve them; and the applications \
                 themselves. Coordinates are EPSG:4326 longitude/latitude degrees (CRS84) unless \
                 a `crs` parameter asks for another; areas and distances are metres in the city's \
-                metric CRS. Every error is JSON `{\"error\": \"<code>\", \"message\": \"<sentence>\"}`.",
+                metric CRS. Every error is JSON `{\"error\": \"<code>\", \"message\": \"<sentence>\"}`. \
+                Every request is answered within the configured `request_timeout_s` (30 s by default; \
+                imports `import_timeout_s`), else 503 `timeout` with Retry-After.",
             "license": { "name": "Apache-2.0", "url": "https://www.apache.org/licenses/LICENSE-2.0" },
         },
         "tags": [
@@ -440,7 +451,7 @@ fn info() -> Value {
             { "name": "Constraints", "description": "What restricts a plot, what is at a point, the nearest utility lines." },
             { "name": "Routing", "description": "Which departments must act on an application, and the catalog that says so." },
             { "name": "Applications", "description": "Registered applications, the departments' decisions, statistics." },
-            { "name": "Operations", "description": "Health, this description, the web map's files." },
+            { "name": "Operations", "description": "Health, metrics, this description, the web map's files." },
         ],
     })
 }
@@ -463,6 +474,26 @@ fn operations_paths(p: &mut Map<String, Value>) {
             "200": ok_json("Healthy.", schema_ref("Health")),
             "503": ok_json("Degraded: the store cannot be reached (same body, `status: degraded`).", schema_ref("Health")),
         }),
+    ));
+    add(p, "/metrics", "get", op(
+        "Operations", "getMetrics", "Metrics for Prometheus",
+        "Requests by method, route template and status (`imgis_http_requests_total`), latency \
+         histograms (`imgis_http_request_duration_seconds`), requests in flight, tile cache hits, \
+         misses, bytes and entries, each layer's feature count and version in the index, the \
+         index's memory, imports by outcome, the store's connection pool and whether the store \
+         answers (`imgis_store_up`), and `imgis_build_info`. Prometheus text 0.0.4, or \
+         OpenMetrics 1.0 when `Accept` prefers `application/openmetrics-text`. Labels hold \
+         route templates, never request paths.",
+        vec![],
+        responses(json!({
+            "200": {
+                "description": "The metrics, as of this request.",
+                "content": {
+                    "text/plain": { "schema": { "type": "string" } },
+                    "application/openmetrics-text": { "schema": { "type": "string" } },
+                },
+            },
+        }), &["internal"]),
     ));
     add(p, "/api", "get", op(
         "Operations", "getOpenApi", "This OpenAPI 3.0 document",
@@ -594,7 +625,7 @@ fn import_op() -> Value {
         responses(
             json!({ "200": ok_json("The report: imported (or checked, for a dry run).", schema_ref("ImportReport")) }),
             &["invalid_parameter", "invalid_file", "crs_required", "unknown_department", "derived_layer", "import_conflict", "duplicate_cadastral", "upload_too_large",
-              "import_rejected", "store_unavailable", "internal"],
+              "too_many_features", "import_rejected", "too_many_requests", "store_unavailable", "timeout", "internal"],
         ),
     );
     o["requestBody"] = json!({
@@ -628,19 +659,19 @@ fn constraints_paths(p: &mut Map<String, Value>) {
         responses(
             json!({ "200": ok_json("The constraints.", schema_ref("ConstraintsReport")) }),
             &["malformed_cadastral_number", "invalid_parameter", "invalid_geometry",
-              "unknown_parcel", "unknown_layer", "internal"],
+              "unknown_parcel", "unknown_layer", "too_many_requests", "timeout", "internal"],
         ),
     ));
     add(p, "/constraints", "post", with_body(op(
         "Constraints", "checkDrawnConstraints", "What restricts an area drawn by an applicant",
         "The same answer as for a parcel, for a GeoJSON Polygon or MultiPolygon (EPSG:4326 \
-         lon/lat): rings closed, OGC-valid, at most 1000 vertices and the configured largest \
-         area (`max_plot_area_m2`, 1 km² by default).",
+         lon/lat): rings closed, OGC-valid, at most the configured vertices (`max_plot_vertices`, \
+         1000 by default) and largest area (`max_plot_area_m2`, 1 km² by default).",
         vec![],
         responses(
             json!({ "200": ok_json("The constraints.", schema_ref("ConstraintsReport")) }),
             &["invalid_json", "invalid_geometry", "invalid_parameter", "unknown_layer",
-              "geometry_too_large", "internal"],
+              "geometry_too_large", "body_too_large", "too_many_requests", "timeout", "internal"],
         ),
     ), "The drawn area, and optionally the zone layers to read.", schema_ref("DrawnPlot"), json!({
         "geometry": example_polygon(),
@@ -653,7 +684,7 @@ fn constraints_paths(p: &mut Map<String, Value>) {
         vec![lon_param(true, ""), lat_param(true, "")],
         responses(
             json!({ "200": ok_json("The features at the point.", schema_ref("IdentifyAnswer")) }),
-            &["invalid_parameter", "invalid_geometry"],
+            &["invalid_parameter", "invalid_geometry", "too_many_requests", "timeout"],
         ),
     ));
     add(p, "/nearest", "get", op(
@@ -671,7 +702,7 @@ fn constraints_paths(p: &mut Map<String, Value>) {
         responses(
             json!({ "200": ok_json("The nearest lines.", schema_ref("NearestAnswer")) }),
             &["invalid_parameter", "malformed_cadastral_number", "invalid_geometry",
-              "unknown_parcel", "unknown_layer", "internal"],
+              "unknown_parcel", "unknown_layer", "too_many_requests", "timeout", "internal"],
         ),
     ));
 }
@@ -690,7 +721,7 @@ fn routing_paths(p: &mut Map<String, Value>) {
             json!({ "200": ok_json("The route.", schema_ref("RoutePlan")) }),
             &["invalid_json", "invalid_parameter", "malformed_cadastral_number", "invalid_geometry",
               "unknown_service", "unknown_life_situation", "unknown_parcel", "geometry_too_large",
-              "internal"],
+              "body_too_large", "too_many_requests", "timeout", "internal"],
         ),
     ), "What is applied for and where: one of `service`/`life_situation`, one of `cadastral`/`geometry`.",
         schema_ref("RouteRequest"),
@@ -725,7 +756,8 @@ fn applications_paths(p: &mut Map<String, Value>) {
             } }),
             &["invalid_json", "invalid_parameter", "malformed_cadastral_number", "invalid_geometry",
               "unknown_service", "unknown_life_situation", "unknown_parcel", "geometry_too_large",
-              "route_blocked", "store_unavailable", "internal"],
+              "body_too_large", "route_blocked", "too_many_requests", "store_unavailable", "timeout",
+              "internal"],
         ),
     ), "The request as for POST /route, with `applicant` (required) and `description`.",
         schema_ref("ApplicationRequest"),
@@ -749,8 +781,9 @@ fn applications_paths(p: &mut Map<String, Value>) {
                 false, json!({ "type": "string", "example": "HERITAGE" })),
             query_param("overdue", "`true`: only open applications with a task past due today; `false`: only the others.",
                 false, json!({ "type": "boolean" })),
-            query_param("limit", "Applications per page.", false,
-                json!({ "type": "integer", "minimum": 0, "maximum": 1000, "default": 100 })),
+            query_param("limit", "Applications per page, at most the configured `max_items_limit` \
+                (10000 by default; more is refused).", false,
+                json!({ "type": "integer", "minimum": 0, "default": 100 })),
             query_param("offset", "Applications to skip.", false,
                 json!({ "type": "integer", "minimum": 0, "default": 0 })),
         ],
@@ -783,7 +816,7 @@ fn applications_paths(p: &mut Map<String, Value>) {
         responses(
             json!({ "200": ok_json("The application after the decision.", schema_ref("Application")) }),
             &["invalid_json", "comment_required", "unknown_application", "unknown_task",
-              "task_closed", "application_closed", "conflict", "geometry_too_large",
+              "task_closed", "application_closed", "conflict", "body_too_large",
               "store_unavailable", "internal"],
         ),
     ), "The decision and, unless it is `approved`, why.", schema_ref("DecisionRequest"), json!({
@@ -806,7 +839,8 @@ fn applications_paths(p: &mut Map<String, Value>) {
 fn tiles_paths(p: &mut Map<String, Value>) {
     let layers = || path_param(
         "layers",
-        "A public layer's code, or several comma-separated (at most 32, each once) for one composite tile.",
+        "A public layer's code, or several comma-separated (each once, at most the configured \
+         `max_tile_layers`, 32 by default) for one composite tile.",
         json!({ "type": "string", "pattern": "^[a-z][a-z0-9_]*(,[a-z][a-z0-9_]*)*$" }),
         json!("parcels,heritage_zones"),
     );
@@ -834,7 +868,7 @@ fn tiles_paths(p: &mut Map<String, Value>) {
          no suffix are accepted too). Not above the layers' highest zoom (TileJSON `maxzoom`). \
          Gzipped when the client accepts gzip; revalidate with If-None-Match.",
         vec![layers(), zoom_path("z", "Zoom."), x(), y(), if_none_match()],
-        tile_responses(true, &["invalid_tile", "unknown_layer", "internal"]),
+        tile_responses(true, &["invalid_tile", "unknown_layer", "too_many_requests", "timeout", "internal"]),
     ));
     add(p, "/archives", "get", op(
         "Tiles", "listArchives", "The tile archives",
@@ -935,7 +969,8 @@ fn ogc_features_paths(p: &mut Map<String, Value>) {
                 json!({ "type": "string", "enum": ["cql2-text", "cql2-json"], "default": "cql2-text" })),
             query_param("filter-crs", "The CRS of the filter's geometries (only with filter): CRS84 only.", false,
                 json!({ "type": "string", "enum": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"] })),
-            query_param("limit", "Features per page (at least 1); more than 10000 is lowered to 10000.", false,
+            query_param("limit", "Features per page (at least 1); more than the configured \
+                `max_items_limit` (10000 by default) is lowered to it.", false,
                 json!({ "type": "integer", "minimum": 1, "default": 100 })),
             query_param("offset", "Features to skip (from `next` links).", false,
                 json!({ "type": "integer", "minimum": 0, "default": 0 })),
@@ -943,7 +978,7 @@ fn ogc_features_paths(p: &mut Map<String, Value>) {
         ],
         responses(
             json!({ "200": geojson_ok("The page of features.", "FeatureCollection") }),
-            &["invalid_parameter", "unknown_layer", "internal"],
+            &["invalid_parameter", "unknown_layer", "too_many_requests", "timeout", "internal"],
         ),
     ));
     add(p, "/collections/{layer}/items/{id}", "get", op(
@@ -963,7 +998,7 @@ fn ogc_features_paths(p: &mut Map<String, Value>) {
     ));
     let write_errors = || -> Vec<&'static str> {
         vec!["invalid_json", "invalid_geometry", "invalid_parameter", "malformed_cadastral_number",
-             "unknown_layer", "duplicate_cadastral", "derived_layer", "geometry_too_large",
+             "unknown_layer", "duplicate_cadastral", "derived_layer", "body_too_large",
              "store_unavailable", "internal"]
     };
     let item_id = || path_param("id", "The feature's id.", json!({ "type": "integer", "format": "int64" }), json!(1));
@@ -1071,7 +1106,8 @@ fn ogc_tiles_paths(p: &mut Map<String, Value>) {
             tile_number_path("col", "Column, from 0 at the west (below 2^matrix).", 10_426),
             if_none_match(),
         ],
-        tile_responses(true, &["invalid_tile", "unknown_layer", "unknown_tile_matrix_set", "internal"]),
+        tile_responses(true, &["invalid_tile", "unknown_layer", "unknown_tile_matrix_set", "too_many_requests",
+            "timeout", "internal"]),
     ));
     add(p, "/tileMatrixSets", "get", op(
         tag, "getTileMatrixSets", "The tile matrix sets",
@@ -1227,7 +1263,7 @@ fn schemas() -> Map<String, Value> {
     add("PolygonGeometry", json!({
         "type": "object", "required": ["type", "coordinates"],
         "description": "A GeoJSON Polygon or MultiPolygon, EPSG:4326 lon/lat degrees: rings \
-                        closed, OGC-valid, at most 1000 vertices in all.",
+                        closed, OGC-valid, at most `max_plot_vertices` (1000 by default) in all.",
         "properties": {
             "type": { "type": "string", "enum": ["Polygon", "MultiPolygon"] },
             "coordinates": { "type": "array", "items": { "type": "array", "items": {} } },
@@ -2019,10 +2055,19 @@ mod tests {
             },
             ApiError::UnknownDepartment(s()),
             ApiError::UploadTooLarge(s()),
+            ApiError::Unauthorized(s()),
+            ApiError::Forbidden(s()),
+            ApiError::BodyTooLarge(s()),
+            ApiError::TooManyFeatures(s()),
+            ApiError::TooManyRequests {
+                message: s(),
+                retry_after_s: 1,
+            },
+            ApiError::Timeout(s()),
             ApiError::internal("a test"),
         ];
         assert_eq!(errors.len(), ERROR_CODES.len());
-        for (e, (code, status, _)) in errors.into_iter().zip(ERROR_CODES) {
+        for (e, &(code, status, _)) in errors.into_iter().zip(ERROR_CODES) {
             let r = e.into_response();
             assert_eq!(r.status().as_u16(), status, "{code}");
             let body = axum::body::to_bytes(r.into_body(), usize::MAX)

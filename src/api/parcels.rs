@@ -4,6 +4,7 @@ use axum::{Json, Router};
 use geo::{GeodesicArea, HasDimensions};
 use serde_json::{json, Value};
 
+use super::auth::Caller;
 use super::{ApiError, AppState};
 use crate::model::Cadastral;
 
@@ -15,12 +16,18 @@ pub fn router() -> Router<AppState> {
 /// the layer and version it was answered from, and its geodesic area in m².
 async fn parcel(
     State(app): State<AppState>,
+    caller: Caller,
     Path(cadastral): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let cadastral: Cadastral = cadastral.parse()?;
-    let (layer, feature) = app.index().parcel(&cadastral).ok_or_else(|| {
-        ApiError::UnknownParcel(format!("no parcel has cadastral number {cadastral}"))
-    })?;
+    let (layer, feature) = app
+        .index()
+        .parcel(&cadastral)
+        // A parcel of an internal layer is no parcel for the public.
+        .filter(|(l, _)| caller.sees_layer(&l.layer().spec))
+        .ok_or_else(|| {
+            ApiError::UnknownParcel(format!("no parcel has cadastral number {cadastral}"))
+        })?;
     let area_m2 = if feature.geometry.is_empty() {
         0.0
     } else {

@@ -15,9 +15,11 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::auth::Caller;
 use super::constraints::{body_bytes, check_plot, drawn_geometry, CheckedPlot, PlotInput};
 use super::{ApiError, AppState};
 use crate::app::CatalogRevision;
+use crate::auth::Role;
 use crate::constraints::{LayerRef, PlotSummary};
 use crate::model::Cadastral;
 use crate::routing::{self, PlotFacts, Request, RoutePlan};
@@ -96,6 +98,7 @@ struct DryRun<'a> {
 /// index, then applies the catalog's rules.
 pub(super) async fn plan(
     app: &AppState,
+    caller: &Caller,
     body: &RouteBody,
     submitted: NaiveDate,
 ) -> Result<Routed, ApiError> {
@@ -130,7 +133,7 @@ pub(super) async fn plan(
             ))
         }
     };
-    let checked = check_plot(app.clone(), input, None).await?;
+    let checked = check_plot(app.clone(), caller, input, None).await?;
     let facts = PlotFacts {
         zones: &checked.report.constraints,
         properties: checked.parcel.as_deref().map(|f| &f.properties),
@@ -159,11 +162,17 @@ impl Routed {
 
 async fn dry_run(
     State(app): State<AppState>,
+    caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    // A route names internal zones and the rules of every department: staff only.
+    caller.require(
+        "routing an application",
+        &[Role::Intake, Role::Department, Role::Admin],
+    )?;
     let body = RouteBody::parse(body)?;
     let submitted = body.submitted(app.today())?;
-    let routed = plan(&app, &body, submitted).await?;
+    let routed = plan(&app, &caller, &body, submitted).await?;
     // Serialized straight from the plan: no intermediate JSON tree.
     Ok(Json(routed.answer(app.catalog_revision())).into_response())
 }

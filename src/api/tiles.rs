@@ -11,8 +11,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
+use super::auth::Caller;
 use super::{base_url, error, ApiError, AppState};
 use crate::app::App;
+use crate::auth::Principal;
 use crate::index::LayerIndex;
 use crate::model::LayerCode;
 use crate::tiles::{TileCoord, TileRequest, ZoomRange, MAX_LAT_DEG, MAX_ZOOM};
@@ -20,13 +22,12 @@ use crate::tiles::{TileCoord, TileRequest, ZoomRange, MAX_LAT_DEG, MAX_ZOOM};
 /// Media type of Mapbox Vector Tiles (as registered with IANA).
 pub(super) const MVT_MEDIA_TYPE: &str = "application/vnd.mapbox-vector-tile";
 
-/// At most this many layers in one composite tile: enough for every layer of
-/// a city map, few enough that a request cannot make the server draw hundreds.
-const MAX_COMPOSITE_LAYERS: usize = 32;
-
 /// Tiles change whenever a layer is edited, so clients revalidate every time
 /// (a 304 costs no rendering: the ETag comes from the layers' versions).
 const TILE_CACHE_CONTROL: &str = "public, no-cache";
+/// A tile with an internal layer in it is for its caller only: shared caches
+/// (a proxy, a CDN) must not hand it to the public.
+const PRIVATE_TILE_CACHE_CONTROL: &str = "private, no-cache";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -39,12 +40,15 @@ pub fn router() -> Router<AppState> {
 /// existence is not disclosed.
 pub(super) fn resolve_layers(
     app: &App,
+    caller: &Principal,
     list: &str,
 ) -> Result<Vec<(Arc<LayerIndex>, ZoomRange)>, ApiError> {
     let names: Vec<&str> = list.split(',').collect();
-    if names.len() > MAX_COMPOSITE_LAYERS {
+    // A request must not make the server draw hundreds of layers.
+    let most = app.config().limits.max_tile_layers;
+    if names.len() > most {
         return Err(ApiError::InvalidTile(format!(
-            "at most {MAX_COMPOSITE_LAYERS} layers may be combined in one tile, not {}",
+            "at most {most} layers may be combined in one tile (config max_tile_layers), not {}",
             names.len()
         )));
     }
@@ -60,7 +64,7 @@ pub(super) fn resolve_layers(
         let code: LayerCode = name.parse().map_err(|_| unknown())?;
         let layer = snapshot
             .get(&code)
-            .filter(|l| l.layer().spec.public)
+            .filter(|l| caller.sees_layer(&l.layer().spec))
             .ok_or_else(unknown)?;
         if layers.iter().any(|(l, _)| l.code() == &code) {
             return Err(ApiError::InvalidTile(format!(
@@ -123,11 +127,17 @@ pub(super) async fn tile_response(
     } else if request.draws_nothing() {
         error::no_content().into_response()
     } else {
-        let (tile, hit) = app
-            .tile_cache()
-            .get(request)
-            .await
-            .map_err(ApiError::internal)?;
+        let (tile, hit) = match app.tile_cache().cached(&request).await {
+            Some(tile) => (tile, true),
+            None => {
+                // Rendering is the expensive part: it waits its turn; a hit does not.
+                let _permit = super::limits::heavy(app).await?;
+                app.tile_cache()
+                    .get(request)
+                    .await
+                    .map_err(ApiError::internal)?
+            }
+        };
         let mut response = if tile.is_empty() {
             error::no_content().into_response()
         } else if gzip_ok {
@@ -161,9 +171,14 @@ pub(super) async fn tile_response(
     if let Ok(v) = HeaderValue::from_str(&tag) {
         h.insert(header::ETAG, v);
     }
+    let internal = layers.iter().any(|(l, _)| !l.layer().spec.public);
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(TILE_CACHE_CONTROL),
+        HeaderValue::from_static(if internal {
+            PRIVATE_TILE_CACHE_CONTROL
+        } else {
+            TILE_CACHE_CONTROL
+        }),
     );
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     Ok(response)
@@ -206,10 +221,11 @@ pub(super) fn accepts_gzip(headers: &HeaderMap) -> bool {
 
 async fn xyz_tile(
     State(app): State<AppState>,
+    caller: Caller,
     Path((list, z, x, y)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let layers = resolve_layers(&app, &list)?;
+    let layers = resolve_layers(&app, &caller, &list)?;
     let y = y
         .strip_suffix(".mvt")
         .or_else(|| y.strip_suffix(".pbf"))
@@ -221,6 +237,7 @@ async fn xyz_tile(
 /// TileJSON 3.0 of one layer or a composite: `GET /tiles/{layers}.json`.
 async fn tilejson(
     State(app): State<AppState>,
+    caller: Caller,
     Path(list): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -230,7 +247,7 @@ async fn tilejson(
              /tiles/{{layers}}/{{z}}/{{x}}/{{y}}.mvt"
         )));
     };
-    let layers = resolve_layers(&app, list)?;
+    let layers = resolve_layers(&app, &caller, list)?;
     let base = base_url(&headers);
     let mut response = Json(tilejson_document(&base, list, &layers)).into_response();
     response.headers_mut().insert(

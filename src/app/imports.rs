@@ -29,14 +29,19 @@ pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
 /// Imports `path` into `store`: the report, and what was written (`None` for
 /// a dry run or a rejected import, which write nothing). `bounds` are the
-/// city's (lon/lat degrees); `taken` are the cadastral numbers other layers
-/// use, when the caller knows them (the store refuses duplicates at commit
-/// anyway, but then cannot name the feature).
+/// city's (lon/lat degrees); `max_features` is the most the file may hold
+/// (config `max_import_features`); `taken` are the cadastral numbers other
+/// layers use, when the caller knows them (the store refuses duplicates at
+/// commit anyway, but then cannot name the feature).
+///
+/// Dropped before it returns (a request timeout, a client gone), the import
+/// rolls back: nothing commits behind the caller's back.
 pub async fn import_into_store(
     store: &DynStore,
     path: PathBuf,
     options: ImportOptions,
     bounds: geo_types::Rect<f64>,
+    max_features: u64,
     taken: HashMap<Cadastral, String>,
     progress: ProgressFn,
 ) -> Result<(Report, Option<WriteOutcome>), AppError> {
@@ -63,6 +68,7 @@ pub async fn import_into_store(
         parcels: kind == LayerKind::Parcels,
         bounds,
         taken,
+        max_features,
     };
 
     if options.dry_run {
@@ -74,6 +80,7 @@ pub async fn import_into_store(
     }
 
     let (tx, rx) = tokio::sync::mpsc::channel(BATCHES_IN_FLIGHT);
+    let tx = AbortUnlessReleased(Some(tx));
     let write = ImportWrite {
         code: options.layer.clone(),
         create: create.clone(),
@@ -86,7 +93,7 @@ pub async fn import_into_store(
     };
     // The app keeps a sender of its own: the store commits only when this one
     // is dropped too, after the report has been looked at.
-    let pipeline_tx = tx.clone();
+    let pipeline_tx = tx.sender().clone();
     let had_features = existing.as_ref().is_some_and(|l| l.feature_count > 0);
     let replace = options.mode == Mode::Replace;
     let read = tokio::task::spawn_blocking(move || {
@@ -101,6 +108,7 @@ pub async fn import_into_store(
         ),
         Ok(_) | Err(_) => None,
     };
+    let tx = tx.release();
     if let Some(reason) = verdict {
         let _ = tx.send(Err(StoreError::ImportAborted(reason.into()))).await;
         drop(tx);
@@ -124,6 +132,42 @@ pub async fn import_into_store(
             report.layer_version = Some(outcome.layer.version);
             report.layer_features = Some(outcome.layer.feature_count);
             Ok((report, Some(outcome)))
+        }
+    }
+}
+
+type BatchSender = tokio::sync::mpsc::Sender<Result<Vec<crate::model::NewFeature>, StoreError>>;
+
+/// The app's own sender of an import's batches. The store commits when every
+/// sender is gone; were this one simply dropped with the import's future (a
+/// timeout, a client gone), the store would commit what the pipeline goes on
+/// sending, unseen by anyone. Dropped unreleased, it sends the store an
+/// error instead, so the store rolls back.
+struct AbortUnlessReleased(Option<BatchSender>);
+
+impl AbortUnlessReleased {
+    fn sender(&self) -> &BatchSender {
+        self.0.as_ref().expect("present until released")
+    }
+
+    /// The sender, for the caller to decide with.
+    fn release(mut self) -> BatchSender {
+        self.0.take().expect("present until released")
+    }
+}
+
+impl Drop for AbortUnlessReleased {
+    fn drop(&mut self) {
+        let Some(tx) = self.0.take() else { return };
+        // Drop cannot wait; the error goes after the batches already queued.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = tx
+                    .send(Err(StoreError::ImportAborted(
+                        "the import was abandoned before it finished".into(),
+                    )))
+                    .await;
+            });
         }
     }
 }
@@ -185,6 +229,9 @@ impl App {
         progress: ProgressFn,
     ) -> Result<Report, AppError> {
         let code = options.layer.clone();
+        // Counted as failed unless it gets as far as its report (also when
+        // dropped midway: the client gone, a request timeout).
+        let counted = self.metrics().import_started();
         let report = {
             let lock = self.write_lock(&code);
             let _guard = lock.lock().await;
@@ -195,10 +242,12 @@ impl App {
                 path,
                 options,
                 self.config.city_bbox,
+                self.config.limits.max_import_features,
                 taken,
                 progress,
             )
             .await?;
+            counted.finished(report.outcome);
             match written {
                 // An append's outcome holds the new features only: the index
                 // adds them to what it has (or reloads, when out of step).

@@ -19,7 +19,7 @@ use crate::index::{Index, IndexError};
 use crate::model::{Feature, FeatureId, Layer, LayerCode, NewFeature};
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
-use crate::store::{DynStore, StoreError};
+use crate::store::{DynStore, StoreError, StoreEvent, StoreWatch};
 use crate::tiles::archive::{ArchiveError, ArchiveSet};
 use crate::tiles::{TileCache, TileOptions, ZoomRange};
 use crate::zones::{self, ZoneError};
@@ -52,9 +52,12 @@ pub enum AppError {
     /// empty it.
     #[error("{0}")]
     ImportTarget(String),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
 }
 
 mod applications;
+pub mod auth;
 pub mod catalog;
 mod edits;
 pub mod imports;
@@ -89,6 +92,15 @@ pub struct App {
     /// Zone and network layers prepared for constraints and nearest queries,
     /// kept per layer state as long as the index holds it.
     prepared_zones: Arc<Prepared>,
+    /// What `/metrics` reports: this app's own counters (not process-wide).
+    metrics: crate::metrics::Metrics,
+    /// Permits of the expensive reads (`max_concurrent_heavy`): a burst of cold
+    /// tiles or constraint checks waits its turn instead of starving the cores.
+    heavy_permits: Arc<tokio::sync::Semaphore>,
+    /// Permits of imports over HTTP (`max_concurrent_imports`).
+    import_permits: Arc<tokio::sync::Semaphore>,
+    /// Tokens recently checked against the store.
+    tokens: auth::TokenCache,
 }
 
 /// Opens (and for PostGIS, migrates) the configured store.
@@ -181,6 +193,7 @@ impl App {
             catalog,
             revision: catalog_revision,
         } = catalog::install(&store, config.catalog.as_deref()).await?;
+        let config_limits = config.limits.clone();
         let app = Arc::new(App {
             store,
             index: Index::new(),
@@ -192,6 +205,14 @@ impl App {
             catalog,
             catalog_revision,
             prepared_zones: Arc::default(),
+            metrics: crate::metrics::Metrics::new(),
+            tokens: auth::TokenCache::default(),
+            heavy_permits: Arc::new(tokio::sync::Semaphore::new(
+                config_limits.max_concurrent_heavy,
+            )),
+            import_permits: Arc::new(tokio::sync::Semaphore::new(
+                config_limits.max_concurrent_imports,
+            )),
         });
         app.rebuild_index().await?;
         app.refresh_derived_zones().await?;
@@ -224,6 +245,21 @@ impl App {
 
     pub fn tile_cache(&self) -> &TileCache {
         &self.tile_cache
+    }
+
+    /// This app's metrics (`GET /metrics`).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
+    }
+
+    /// Permits of the expensive reads; `api::limits` takes them.
+    pub fn heavy_permits(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.heavy_permits
+    }
+
+    /// Permits of imports over HTTP; `api::limits` takes them.
+    pub fn import_permits(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.import_permits
     }
 
     /// The tile archives of the tiles folder, served as they are.
@@ -465,8 +501,14 @@ impl App {
     }
 }
 
-/// How often a server compares the store's layer versions with its index.
+/// How often a server compares the store's layer versions with its index
+/// when the store does not tell its changes (GeoPackage: SQLite has no
+/// notifications, and `imgis import` may write the file meanwhile).
 pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often a server whose store tells its changes ([`crate::store::Store::watch`],
+/// PostGIS) compares every layer anyway: a safety net under the notifications.
+pub const SAFETY_SYNC_INTERVAL: Duration = Duration::from_secs(30);
 
 impl App {
     /// Reloads the layers whose stored version differs from the index's:
@@ -504,29 +546,134 @@ impl App {
         }
         Ok(changed.len())
     }
+
+    /// Follows one change the store told ([`StoreEvent::LayerChanged`]):
+    /// reloads the layer unless the index has that version or a newer one
+    /// already, as it has after this server's own writes (which then cost a
+    /// version compare). Returns whether the layer was reloaded.
+    pub async fn follow_change(
+        &self,
+        code: &LayerCode,
+        version: Option<i64>,
+    ) -> Result<bool, AppError> {
+        let behind = || match (self.index.layer(code).map(|l| l.layer().version), version) {
+            (Some(indexed), Some(stored)) => indexed < stored,
+            (None, None) => false,
+            // Made, or deleted, by another writer.
+            (None, Some(_)) | (Some(_), None) => true,
+        };
+        if !behind() {
+            return Ok(false);
+        }
+        {
+            let lock = self.write_lock(code);
+            let _guard = lock.lock().await;
+            // A write of ours holds the lock until the index has it: the
+            // notification of that write can arrive first.
+            if !behind() {
+                return Ok(false);
+            }
+            self.reload_layer(code).await?;
+        }
+        info!(layer = %code, "layer changed in the store by another writer; reloaded");
+        self.source_changed(code).await?;
+        Ok(true)
+    }
+}
+
+/// Keeps the index in step with what others write to the store, for as long
+/// as the server runs: driven by the store's change events when it tells them
+/// (a changed layer is reloaded alone; after a lost connection every layer is
+/// compared), with a full compare every [`SAFETY_SYNC_INTERVAL`]; else by a
+/// full compare every [`SYNC_INTERVAL`].
+async fn follow_store(app: Arc<App>) {
+    let mut events: Option<StoreWatch> = app.store.watch();
+    let mut ticks = sync_ticks(events.is_some());
+    let mut outage = Outage::default();
+    loop {
+        let step = tokio::select! {
+            _ = ticks.tick() => None,
+            event = next_event(&mut events) => Some(event),
+        };
+        let done = match step {
+            None | Some(Some(StoreEvent::Resync)) => app.sync_with_store().await.map(drop),
+            Some(Some(StoreEvent::LayerChanged { code, version })) => {
+                app.follow_change(&code, version).await.map(drop)
+            }
+            Some(Some(StoreEvent::Lost(reason))) => {
+                outage.down(&reason);
+                continue;
+            }
+            Some(None) => {
+                warn!("the store stopped telling its changes; comparing layers every second");
+                events = None;
+                ticks = sync_ticks(false);
+                continue;
+            }
+        };
+        match done {
+            Ok(()) => outage.up(),
+            Err(AppError::Store(e)) if e.is_unavailable() => outage.down(&e.to_string()),
+            Err(e) => warn!(error = %e, "cannot bring the index in step with the store; retrying"),
+        }
+    }
+}
+
+/// The full compares of [`follow_store`]: rare when the store tells its changes.
+fn sync_ticks(told: bool) -> tokio::time::Interval {
+    let mut ticks =
+        tokio::time::interval(if told { SAFETY_SYNC_INTERVAL } else { SYNC_INTERVAL });
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks
+}
+
+/// The next change event; `None` when the watcher ended; never resolves
+/// without a watcher.
+async fn next_event(events: &mut Option<StoreWatch>) -> Option<StoreEvent> {
+    match events {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Whether the store is out of reach, so that an outage is logged once when
+/// it starts and once when it ends, not at every retry.
+#[derive(Default)]
+struct Outage {
+    since: Option<Instant>,
+}
+
+impl Outage {
+    fn down(&mut self, reason: &str) {
+        if self.since.is_none() {
+            self.since = Some(Instant::now());
+            warn!(
+                reason,
+                "the store cannot be reached: reads are served from the index, \
+                 writes answer 503 until it is back"
+            );
+        }
+    }
+
+    fn up(&mut self) {
+        if let Some(since) = self.since.take() {
+            info!(
+                after_s = since.elapsed().as_secs(),
+                "the store is reachable again; the index is in step with it"
+            );
+        }
+    }
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then lets in-flight
 /// requests finish. Meanwhile the index follows changes others make to the
-/// store ([`App::sync_with_store`], every [`SYNC_INTERVAL`]).
+/// store ([`follow_store`]).
 pub async fn run(
     app: Arc<App>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
-    let sync = {
-        let app = app.clone();
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(SYNC_INTERVAL);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                if let Err(e) = app.sync_with_store().await {
-                    warn!(error = %e, "cannot compare the index with the store; retrying");
-                }
-            }
-        })
-    };
+    let sync = tokio::spawn(follow_store(app.clone()));
     let served = serve(app, listener, shutdown).await;
     sync.abort();
     served

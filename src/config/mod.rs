@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
@@ -37,6 +38,32 @@ pub const DEFAULT_MAX_PLOT_AREA_M2: f64 = 1_000_000.0;
 /// parcels layer as GeoJSON is a few hundred MB.
 pub const DEFAULT_MAX_UPLOAD_MB: u64 = 1024;
 
+/// Largest JSON request body unless configured, KB: a drawn plot of the most
+/// vertices allowed is tens of KB; 2 MB leaves room for big feature edits.
+pub const DEFAULT_MAX_BODY_KB: u64 = 2048;
+/// Most features one import file may hold unless configured: a big city's
+/// parcels layer is about a million; the index keeps every feature in memory.
+pub const DEFAULT_MAX_IMPORT_FEATURES: u64 = 5_000_000;
+/// The largest `limit` of a page (`/collections/{layer}/items`, `/applications`).
+pub const DEFAULT_MAX_ITEMS_LIMIT: usize = 10_000;
+/// Most layers in one composite tile: every layer of a city map, not hundreds.
+pub const DEFAULT_MAX_TILE_LAYERS: usize = 32;
+/// Seconds a request may take before it is answered 503 `timeout`.
+pub const DEFAULT_REQUEST_TIMEOUT_S: u64 = 30;
+/// Seconds an import may take (upload included): a big city layer takes minutes.
+pub const DEFAULT_IMPORT_TIMEOUT_S: u64 = 3_600;
+/// Imports running at once: each takes the cores and a store connection for minutes.
+pub const DEFAULT_MAX_CONCURRENT_IMPORTS: usize = 2;
+/// How long an expensive read waits for a free permit before 429, ms.
+pub const DEFAULT_QUEUE_TIMEOUT_MS: u64 = 2_000;
+
+/// Expensive reads (cold tiles, pages, constraints, routing) running at once
+/// unless configured: four per core (most of them take milliseconds), at least 8.
+pub fn default_max_concurrent_heavy() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    (4 * cores).max(8)
+}
+
 /// The city's bounds unless configured: the whole world, lon/lat degrees;
 /// only coordinates that cannot be lon/lat are then out of bounds.
 pub fn world() -> geo_types::Rect<f64> {
@@ -55,6 +82,34 @@ pub fn resolve_city_bbox(
             value: text.clone(),
             reason,
         }),
+    }
+}
+
+/// `--max-import-features` (flag or environment), else the file's, else the default.
+pub fn resolve_max_import_features(
+    flag: Option<u64>,
+    file: &FileConfig,
+) -> Result<u64, ConfigError> {
+    let n = flag
+        .or(file.max_import_features)
+        .unwrap_or(DEFAULT_MAX_IMPORT_FEATURES);
+    at_least("max_import_features", n, 1)
+}
+
+/// `value` when it is at least `min`, else an error naming the key.
+fn at_least<T: PartialOrd + std::fmt::Display>(
+    what: &'static str,
+    value: T,
+    min: T,
+) -> Result<T, ConfigError> {
+    if value >= min {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid {
+            what,
+            value: value.to_string(),
+            reason: format!("must be at least {min}"),
+        })
     }
 }
 
@@ -124,6 +179,47 @@ pub enum Command {
     Catalog(CatalogArgs),
     /// Import a layer from a GeoJSON, Shapefile (or zip), GeoPackage, FlatGeobuf or CSV file.
     Import(ImportArgs),
+    /// API tokens: create (the token is shown once), list, revoke.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub command: TokenCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token and print it once; only its hash is stored.
+    Create {
+        /// public, intake, department (a department's GIS specialist) or admin.
+        #[arg(long)]
+        role: String,
+        /// The department a `department` token acts for (its layers and tasks).
+        #[arg(long)]
+        department: Option<String>,
+        /// Who or what holds the token, for the list (e.g. "Vodokanal GIS, Ivanova").
+        #[arg(long, default_value = "")]
+        label: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List the tokens (never their secrets): id, prefix, role, department, label, created, revoked.
+    List {
+        /// As JSON, one array.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a token by its id; every server refuses it within seconds.
+    Revoke {
+        /// The token's id, as `imgis token list` shows it.
+        id: i64,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -172,6 +268,9 @@ pub struct ImportArgs {
     /// The city's bounds, lon/lat degrees: min_lon,min_lat,max_lon,max_lat; features outside are refused.
     #[arg(long, env = "IMGIS_CITY_BBOX", allow_hyphen_values = true)]
     pub city_bbox: Option<String>,
+    /// Most features the file may hold; past it the import stops and writes nothing.
+    #[arg(long, env = "IMGIS_MAX_IMPORT_FEATURES")]
+    pub max_import_features: Option<u64>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -276,6 +375,44 @@ pub struct ServeArgs {
     /// Largest file accepted by POST /layers/{code}/import, MB.
     #[arg(long, env = "IMGIS_MAX_UPLOAD_MB")]
     pub max_upload_mb: Option<u64>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// The request limits of `serve` (issue 7); each is also a config file key
+/// of the same name. What each answers when exceeded is in README's Limits table.
+#[derive(Debug, Args, Default)]
+pub struct LimitArgs {
+    /// Largest JSON request body, KB (413 body_too_large).
+    #[arg(long, env = "IMGIS_MAX_BODY_KB")]
+    pub max_body_kb: Option<u64>,
+    /// Most features one import file may hold (413 too_many_features).
+    #[arg(long, env = "IMGIS_MAX_IMPORT_FEATURES")]
+    pub max_import_features: Option<u64>,
+    /// Largest page `limit` of /collections/{layer}/items (lowered to it) and /applications.
+    #[arg(long, env = "IMGIS_MAX_ITEMS_LIMIT")]
+    pub max_items_limit: Option<usize>,
+    /// Most layers in one composite tile (400 invalid_tile).
+    #[arg(long, env = "IMGIS_MAX_TILE_LAYERS")]
+    pub max_tile_layers: Option<usize>,
+    /// Most vertices of a drawn plot (413 geometry_too_large).
+    #[arg(long, env = "IMGIS_MAX_PLOT_VERTICES")]
+    pub max_plot_vertices: Option<usize>,
+    /// Seconds a request may take (503 timeout); imports have import_timeout_s.
+    #[arg(long, env = "IMGIS_REQUEST_TIMEOUT_S")]
+    pub request_timeout_s: Option<u64>,
+    /// Seconds an import over HTTP may take, upload included (503 timeout).
+    #[arg(long, env = "IMGIS_IMPORT_TIMEOUT_S")]
+    pub import_timeout_s: Option<u64>,
+    /// Imports running at once; one more is refused at once (429 too_many_requests).
+    #[arg(long, env = "IMGIS_MAX_CONCURRENT_IMPORTS")]
+    pub max_concurrent_imports: Option<usize>,
+    /// Expensive reads running at once: cold tiles, pages, constraints, routing (default 4 per core, at least 8).
+    #[arg(long, env = "IMGIS_MAX_CONCURRENT_HEAVY")]
+    pub max_concurrent_heavy: Option<usize>,
+    /// How long an expensive read waits for its turn before 429 too_many_requests, ms.
+    #[arg(long, env = "IMGIS_QUEUE_TIMEOUT_MS")]
+    pub queue_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -313,6 +450,26 @@ pub struct FileConfig {
     pub city_bbox: Option<String>,
     /// Largest import upload over HTTP, MB (default 1024).
     pub max_upload_mb: Option<u64>,
+    /// Largest JSON request body, KB (default 2048).
+    pub max_body_kb: Option<u64>,
+    /// Most features one import file may hold (default 5 000 000).
+    pub max_import_features: Option<u64>,
+    /// Largest page `limit` (default 10 000).
+    pub max_items_limit: Option<usize>,
+    /// Most layers in one composite tile (default 32).
+    pub max_tile_layers: Option<usize>,
+    /// Most vertices of an applicant-drawn plot (default 1 000).
+    pub max_plot_vertices: Option<usize>,
+    /// Seconds a request may take (default 30).
+    pub request_timeout_s: Option<u64>,
+    /// Seconds an import over HTTP may take (default 3 600).
+    pub import_timeout_s: Option<u64>,
+    /// Imports running at once (default 2).
+    pub max_concurrent_imports: Option<usize>,
+    /// Expensive reads running at once (default 4 per core, at least 8).
+    pub max_concurrent_heavy: Option<usize>,
+    /// How long an expensive read waits for its turn, ms (default 2 000).
+    pub queue_timeout_ms: Option<u64>,
     /// Zoom range per layer code, overriding the default of the layer's kind:
     /// `[layer_zoom.parcels]` with `minzoom = 15`, `maxzoom = 20`.
     #[serde(default)]
@@ -396,6 +553,135 @@ pub struct Config {
     pub city_bbox: geo_types::Rect<f64>,
     /// Largest import upload over HTTP, bytes.
     pub max_upload_bytes: u64,
+    /// Request sizes, timeouts and concurrency.
+    pub limits: Limits,
+}
+
+/// Request limits, resolved (issue 7): each refuses with a JSON error that
+/// says which config key to raise, and a refused request changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest JSON request body, bytes (`max_body_kb`).
+    pub max_body_bytes: usize,
+    /// Most features one import file may hold.
+    pub max_import_features: u64,
+    /// Largest page `limit`.
+    pub max_items_limit: usize,
+    /// Most layers in one composite tile.
+    pub max_tile_layers: usize,
+    /// Most vertices of an applicant-drawn plot.
+    pub max_plot_vertices: usize,
+    /// How long a request may take (`request_timeout_s`; tests set milliseconds).
+    pub request_timeout: Duration,
+    /// How long an import over HTTP may take (`import_timeout_s`).
+    pub import_timeout: Duration,
+    /// Imports running at once.
+    pub max_concurrent_imports: usize,
+    /// Expensive reads running at once.
+    pub max_concurrent_heavy: usize,
+    /// How long an expensive read waits for its turn (`queue_timeout_ms`).
+    pub queue_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: (DEFAULT_MAX_BODY_KB as usize) << 10,
+            max_import_features: DEFAULT_MAX_IMPORT_FEATURES,
+            max_items_limit: DEFAULT_MAX_ITEMS_LIMIT,
+            max_tile_layers: DEFAULT_MAX_TILE_LAYERS,
+            max_plot_vertices: crate::constraints::MAX_PLOT_VERTICES,
+            request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_S),
+            import_timeout: Duration::from_secs(DEFAULT_IMPORT_TIMEOUT_S),
+            max_concurrent_imports: DEFAULT_MAX_CONCURRENT_IMPORTS,
+            max_concurrent_heavy: default_max_concurrent_heavy(),
+            queue_timeout: Duration::from_millis(DEFAULT_QUEUE_TIMEOUT_MS),
+        }
+    }
+}
+
+impl Limits {
+    /// Flags (and environment) over the file over the defaults; every limit
+    /// must be at least 1 (a queue timeout may be 0: no waiting).
+    pub fn resolve(args: LimitArgs, file: &FileConfig) -> Result<Self, ConfigError> {
+        let LimitArgs {
+            max_body_kb,
+            max_import_features,
+            max_items_limit,
+            max_tile_layers,
+            max_plot_vertices,
+            request_timeout_s,
+            import_timeout_s,
+            max_concurrent_imports,
+            max_concurrent_heavy,
+            queue_timeout_ms,
+        } = args;
+        let d = Self::default();
+        let body_kb = at_least(
+            "max_body_kb",
+            max_body_kb
+                .or(file.max_body_kb)
+                .unwrap_or(DEFAULT_MAX_BODY_KB),
+            1,
+        )?;
+        let seconds = |what, flag: Option<u64>, file: Option<u64>, default: u64| {
+            at_least(what, flag.or(file).unwrap_or(default), 1).map(Duration::from_secs)
+        };
+        let count = |what, flag: Option<usize>, file: Option<usize>, default: usize| {
+            at_least(what, flag.or(file).unwrap_or(default), 1)
+        };
+        Ok(Self {
+            max_body_bytes: usize::try_from(body_kb.saturating_mul(1024)).unwrap_or(usize::MAX),
+            max_import_features: resolve_max_import_features(max_import_features, file)?,
+            max_items_limit: count(
+                "max_items_limit",
+                max_items_limit,
+                file.max_items_limit,
+                d.max_items_limit,
+            )?,
+            max_tile_layers: count(
+                "max_tile_layers",
+                max_tile_layers,
+                file.max_tile_layers,
+                d.max_tile_layers,
+            )?,
+            max_plot_vertices: count(
+                "max_plot_vertices",
+                max_plot_vertices,
+                file.max_plot_vertices,
+                d.max_plot_vertices,
+            )?,
+            request_timeout: seconds(
+                "request_timeout_s",
+                request_timeout_s,
+                file.request_timeout_s,
+                DEFAULT_REQUEST_TIMEOUT_S,
+            )?,
+            import_timeout: seconds(
+                "import_timeout_s",
+                import_timeout_s,
+                file.import_timeout_s,
+                DEFAULT_IMPORT_TIMEOUT_S,
+            )?,
+            max_concurrent_imports: count(
+                "max_concurrent_imports",
+                max_concurrent_imports,
+                file.max_concurrent_imports,
+                d.max_concurrent_imports,
+            )?,
+            max_concurrent_heavy: count(
+                "max_concurrent_heavy",
+                max_concurrent_heavy,
+                file.max_concurrent_heavy,
+                d.max_concurrent_heavy,
+            )?,
+            queue_timeout: Duration::from_millis(
+                queue_timeout_ms
+                    .or(file.queue_timeout_ms)
+                    .unwrap_or(DEFAULT_QUEUE_TIMEOUT_MS),
+            ),
+        })
+    }
 }
 
 impl Config {
@@ -414,6 +700,7 @@ impl Config {
             layer_zoom: BTreeMap::new(),
             city_bbox: world(),
             max_upload_bytes: DEFAULT_MAX_UPLOAD_MB << 20,
+            limits: Limits::default(),
         }
     }
 
@@ -427,6 +714,7 @@ impl Config {
             catalog,
             city_bbox,
             max_upload_mb,
+            limits,
         } = args;
         for (code, zoom) in &file.layer_zoom {
             if zoom.minzoom > zoom.maxzoom || zoom.maxzoom > crate::tiles::MAX_ZOOM {
@@ -493,6 +781,7 @@ impl Config {
                 .or(file.max_upload_mb)
                 .unwrap_or(DEFAULT_MAX_UPLOAD_MB)
                 .saturating_mul(1 << 20),
+            limits: Limits::resolve(limits, file)?,
         })
     }
 }
@@ -516,6 +805,7 @@ mod tests {
                 catalog: None,
                 city_bbox: None,
                 max_upload_mb: None,
+                limits: LimitArgs::default(),
             },
             &file,
         )
@@ -542,6 +832,7 @@ mod tests {
                 catalog: None,
                 city_bbox: None,
                 max_upload_mb: None,
+                limits: LimitArgs::default(),
             },
             &FileConfig::default(),
         )
@@ -564,6 +855,7 @@ mod tests {
             catalog: None,
             city_bbox: None,
             max_upload_mb: None,
+            limits: LimitArgs::default(),
         };
         let c = Config::resolve_serve(args(), &FileConfig::default()).unwrap();
         assert_eq!(
@@ -591,6 +883,79 @@ mod tests {
             let file: FileConfig = toml::from_str(bad).unwrap();
             assert!(Config::resolve_serve(args(), &file).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn limits_come_from_flags_then_file_then_defaults_and_are_checked() {
+        let resolve = |args: LimitArgs, file: &str| {
+            Limits::resolve(args, &toml::from_str::<FileConfig>(file).unwrap())
+        };
+        let d = resolve(LimitArgs::default(), "").unwrap();
+        assert_eq!(d, Limits::default());
+        assert_eq!(d.max_body_bytes, 2048 * 1024);
+        assert_eq!(d.max_import_features, 5_000_000);
+        assert_eq!((d.max_items_limit, d.max_tile_layers), (10_000, 32));
+        assert_eq!(d.request_timeout, Duration::from_secs(30));
+        assert_eq!(d.import_timeout, Duration::from_secs(3_600));
+        assert_eq!(d.max_concurrent_imports, 2);
+        assert!(d.max_concurrent_heavy >= 8);
+        assert_eq!(d.queue_timeout, Duration::from_millis(2_000));
+
+        let file = "max_body_kb = 16\nmax_import_features = 1000\nmax_items_limit = 50\n\
+                    max_tile_layers = 4\nmax_plot_vertices = 200\nrequest_timeout_s = 5\n\
+                    import_timeout_s = 60\nmax_concurrent_imports = 1\n\
+                    max_concurrent_heavy = 3\nqueue_timeout_ms = 0";
+        let l = resolve(LimitArgs::default(), file).unwrap();
+        assert_eq!(
+            l,
+            Limits {
+                max_body_bytes: 16 * 1024,
+                max_import_features: 1000,
+                max_items_limit: 50,
+                max_tile_layers: 4,
+                max_plot_vertices: 200,
+                request_timeout: Duration::from_secs(5),
+                import_timeout: Duration::from_secs(60),
+                max_concurrent_imports: 1,
+                max_concurrent_heavy: 3,
+                queue_timeout: Duration::ZERO,
+            }
+        );
+        let flags = LimitArgs {
+            max_body_kb: Some(8),
+            max_concurrent_heavy: Some(12),
+            queue_timeout_ms: Some(250),
+            ..LimitArgs::default()
+        };
+        let l = resolve(flags, file).unwrap();
+        assert_eq!(l.max_body_bytes, 8 * 1024);
+        assert_eq!(l.max_concurrent_heavy, 12);
+        assert_eq!(l.queue_timeout, Duration::from_millis(250));
+        assert_eq!(
+            l.max_items_limit, 50,
+            "what no flag gives comes from the file"
+        );
+
+        for bad in [
+            "max_body_kb = 0",
+            "max_import_features = 0",
+            "max_items_limit = 0",
+            "max_tile_layers = 0",
+            "max_plot_vertices = 0",
+            "request_timeout_s = 0",
+            "import_timeout_s = 0",
+            "max_concurrent_imports = 0",
+            "max_concurrent_heavy = 0",
+        ] {
+            let e = resolve(LimitArgs::default(), bad).unwrap_err();
+            let key = bad.split(' ').next().unwrap();
+            assert!(e.to_string().contains(key), "{bad}: {e}");
+        }
+        assert!(toml::from_str::<FileConfig>("max_body_kb = -1").is_err());
+        assert_eq!(
+            resolve_max_import_features(Some(7), &FileConfig::default()).unwrap(),
+            7
+        );
     }
 
     #[test]

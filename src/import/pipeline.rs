@@ -50,6 +50,10 @@ pub struct Target {
     /// Cadastral numbers already used elsewhere, with the layer using each:
     /// other parcels layers, and this one's own when appending.
     pub taken: HashMap<Cadastral, String>,
+    /// The most features the file may hold (config `max_import_features`):
+    /// the index keeps every feature in memory, so a larger file is refused,
+    /// as soon as its count is known or its reading passes the limit.
+    pub max_features: u64,
 }
 
 /// How far an import is, for progress bars.
@@ -72,6 +76,11 @@ pub enum ImportError {
     CadastralField(String),
     #[error("the import was stopped: {0}")]
     Stopped(String),
+    #[error(
+        "the file holds more than {limit} features, the most one import may hold \
+         (config max_import_features): nothing was imported; split the file, or raise the limit"
+    )]
+    TooManyFeatures { limit: u64 },
 }
 
 /// Where batches of prepared features go (`None`: a dry run).
@@ -173,6 +182,11 @@ fn run_inner(
 ) -> Result<Report, ImportError> {
     let source = super::open(path, &options.read)?;
     let info = source.info().clone();
+    if info.count.is_some_and(|n| n > target.max_features) {
+        return Err(ImportError::TooManyFeatures {
+            limit: target.max_features,
+        });
+    }
     let crs = source_crs(info.crs.as_deref(), options, &info.format.to_string())?;
     let total_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let mut report = Report {
@@ -233,6 +247,11 @@ fn run_inner(
             let mut batch = Vec::with_capacity(prepared.len());
             for p in prepared {
                 report.read += 1;
+                if report.read > target.max_features {
+                    return Err(ImportError::TooManyFeatures {
+                        limit: target.max_features,
+                    });
+                }
                 for note in p.notes {
                     match feature_notes.iter_mut().find(|(n, _)| *n == note) {
                         Some((_, count)) => *count += 1,

@@ -24,6 +24,7 @@ use async_trait::async_trait;
 use crate::applications::{
     Application, ApplicationFilter, ApplicationId, DecisionChange, NewApplication,
 };
+use crate::auth::{NewToken, TokenInfo};
 use crate::model::{
     Cadastral, Department, Feature, FeatureId, Layer, LayerCode, LayerSpec, NewFeature,
 };
@@ -71,6 +72,8 @@ pub enum StoreError {
     UnknownFeature { layer: LayerCode, id: FeatureId },
     #[error("application {0} does not exist")]
     UnknownApplication(ApplicationId),
+    #[error("token {0} does not exist")]
+    UnknownToken(i64),
     /// The application changed since it was read (another decision was
     /// stored first); read it again and retry.
     #[error("application {0} was changed by another request; read it again")]
@@ -97,19 +100,34 @@ impl StoreError {
     }
 
     /// True when the store could not be reached (as opposed to refusing the request);
-    /// the API answers those with 503.
+    /// the API answers those with 503 and `Retry-After`.
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Connect { .. } => true,
-            StoreError::Database { source, .. } => matches!(
-                source,
-                sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Tls(_)
-            ),
+            StoreError::Database { source, .. } => is_unreachable(source),
             _ => false,
         }
+    }
+}
+
+/// Whether a driver error says the database is down, restarting or cut off
+/// (the request may succeed when retried), not that it refused the request.
+fn is_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        // Refused, reset or closed connections; a pool that found no live
+        // connection within its acquire timeout (the server is down).
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL's own words for it: class 08, connection exception;
+        // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now
+        // (starting up or shutting down); 53300 too_many_connections.
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
     }
 }
 
@@ -120,6 +138,29 @@ pub struct WriteOutcome {
     pub layer: Layer,
     pub features: Vec<Feature>,
 }
+
+/// A change to the store, as [`Store::watch`] tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreEvent {
+    /// A transaction that changed this layer committed: `version` is the
+    /// layer's version after it, `None` when the layer no longer exists.
+    /// One event per layer per committed transaction, in commit order.
+    LayerChanged {
+        code: LayerCode,
+        version: Option<i64>,
+    },
+    /// The connection the events come through was lost (the database is
+    /// down or restarting), for this reason: changes go unseen until a
+    /// [`StoreEvent::Resync`].
+    Lost(String),
+    /// The watcher is (again) connected, and changes committed while it was
+    /// not were not told: compare every layer with the store. The first
+    /// event of every watch, and the one after each [`StoreEvent::Lost`].
+    Resync,
+}
+
+/// The receiving end of [`Store::watch`].
+pub type StoreWatch = tokio::sync::mpsc::Receiver<StoreEvent>;
 
 /// How an import writes a layer ([`Store::import_features`]).
 #[derive(Debug, Clone)]
@@ -151,6 +192,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// A cheap round trip proving the store answers.
     async fn ping(&self) -> Result<()>;
+
+    /// The changes committed to the store by anyone (this process included),
+    /// pushed as they commit, for a backend that can push them (PostGIS:
+    /// `LISTEN`/`NOTIFY`); `None` for one that cannot (GeoPackage), whose
+    /// readers poll [`Store::layers`] and compare versions instead. Each call
+    /// starts a watcher of its own, which stops when the receiver is dropped.
+    /// Must be called within a Tokio runtime.
+    fn watch(&self) -> Option<StoreWatch> {
+        None
+    }
+
+    /// The connection pool's state right now, for `/metrics`; `None` for a
+    /// store without a pool.
+    fn pool_state(&self) -> Option<PoolState> {
+        None
+    }
 
     /// Inserts or updates departments by code.
     async fn upsert_departments(&self, departments: &[Department]) -> Result<()>;
@@ -246,6 +303,42 @@ pub trait Store: Send + Sync + 'static {
     /// `change.expected_revision` (else [`StoreError::ApplicationChanged`]),
     /// bumping its revision; returns it as it now is, history included.
     async fn record_decision(&self, change: &DecisionChange) -> Result<Application>;
+
+    /// Stores a new API token (its hash; the secret is never stored).
+    async fn create_token(&self, new: &NewToken) -> Result<TokenInfo>;
+
+    /// Every token, revoked ones too, oldest first.
+    async fn tokens(&self) -> Result<Vec<TokenInfo>>;
+
+    /// The token with this hash (revoked or not), if any.
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenInfo>>;
+
+    /// Revokes a token for good; revoking it again keeps the first time.
+    async fn revoke_token(&self, id: i64) -> Result<TokenInfo>;
+}
+
+/// A connection pool at one moment (connections are opened on demand, up to `max`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// Open connections waiting for work.
+    pub idle: u32,
+    /// Open connections lent to a query or transaction.
+    pub in_use: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
+}
+
+impl PoolState {
+    /// Reads a sqlx pool (either backend's).
+    pub(crate) fn of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> Self {
+        let open = pool.size();
+        let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(open);
+        Self {
+            idle,
+            in_use: open - idle,
+            max: pool.options().get_max_connections(),
+        }
+    }
 }
 
 /// A catalog revision as stored.

@@ -198,6 +198,14 @@ impl TileCache {
         &self.options
     }
 
+    /// The tile when the cache holds it (a hit), else `None`, without rendering:
+    /// a caller that must wait its turn to render asks this first.
+    pub async fn cached(&self, request: &TileRequest) -> Option<Arc<CachedTile>> {
+        let tile = self.cache.as_ref()?.get(&request.key).await?;
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some(tile)
+    }
+
     /// The tile, from the cache or rendered now (on a blocking thread: a dense
     /// tile is milliseconds of CPU). Returns the tile and whether it was cached.
     pub async fn get(&self, request: TileRequest) -> Result<(Arc<CachedTile>, bool), TileError> {

@@ -2470,3 +2470,95 @@ pub async fn concurrent_imports_keep_cadastral_unique(store: &dyn Store) {
         store.delete_layer(l).await.expect("delete_layer");
     }
 }
+
+/// API tokens: stored by hash, listed without secrets, found by hash,
+/// revoked once and for good; a department token names a stored department.
+pub async fn api_tokens(store: &dyn Store) {
+    use imgis::auth::{hash_token, NewToken, Role, TokenSecret};
+    store
+        .upsert_departments(&[Department {
+            code: "TOK_GAS".into(),
+            name: "Gas".into(),
+            external: true,
+        }])
+        .await
+        .expect("department");
+    let admin = TokenSecret::generate();
+    let gas = TokenSecret::generate();
+    let a = store
+        .create_token(&NewToken::new(&admin, Role::Admin, None, "ops".into()).unwrap())
+        .await
+        .expect("admin token");
+    let g = store
+        .create_token(
+            &NewToken::new(&gas, Role::Department, Some("TOK_GAS".into()), "gis".into()).unwrap(),
+        )
+        .await
+        .expect("department token");
+    assert_ne!(a.id, g.id);
+    assert_eq!((a.role, a.department.as_deref()), (Role::Admin, None));
+    assert_eq!(
+        (g.role, g.department.as_deref()),
+        (Role::Department, Some("TOK_GAS"))
+    );
+    assert!(admin.expose().starts_with(&a.prefix) && a.prefix.len() < 20);
+    assert!(a.revoked_at.is_none());
+
+    let unknown = TokenSecret::generate();
+    let err = store
+        .create_token(
+            &NewToken::new(
+                &unknown,
+                Role::Department,
+                Some("NOPE".into()),
+                String::new(),
+            )
+            .unwrap(),
+        )
+        .await
+        .expect_err("unknown department");
+    assert!(
+        matches!(err, StoreError::UnknownDepartment(ref d) if d == "NOPE"),
+        "{err}"
+    );
+
+    let found = store
+        .token_by_hash(&hash_token(gas.expose()))
+        .await
+        .expect("lookup")
+        .expect("the department token is found by its hash");
+    assert_eq!(found.id, g.id);
+    assert!(store
+        .token_by_hash(&hash_token(unknown.expose()))
+        .await
+        .expect("lookup")
+        .is_none());
+    // Nothing that lists tokens gives a secret or a hash away.
+    let listed = store.tokens().await.expect("list");
+    assert_eq!(
+        listed.iter().map(|t| t.id).collect::<Vec<_>>(),
+        [a.id, g.id]
+    );
+    let text = serde_json::to_string(&listed).unwrap();
+    assert!(!text.contains(&gas.expose()[6..]) && !text.contains(&gas.hash()));
+
+    let revoked = store.revoke_token(g.id).await.expect("revoke");
+    let when = revoked.revoked_at.expect("revoked");
+    let again = store.revoke_token(g.id).await.expect("revoke again");
+    assert_eq!(
+        again.revoked_at,
+        Some(when),
+        "the first revocation time stays"
+    );
+    let after = store
+        .token_by_hash(&gas.hash())
+        .await
+        .unwrap()
+        .expect("kept for the audit trail");
+    assert_eq!(after.revoked_at, Some(when));
+    assert!(matches!(
+        store.revoke_token(a.id + g.id + 100).await,
+        Err(StoreError::UnknownToken(_))
+    ));
+    assert!(store.tokens().await.unwrap()[0].revoked_at.is_none());
+}

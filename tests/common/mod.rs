@@ -4,6 +4,7 @@
 //! of it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod contract;
 pub mod postgis;
 pub mod server;

@@ -4,13 +4,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use imgis::app::{self, App};
+use imgis::auth::{NewToken, Role, TokenSecret};
 use imgis::config::{Config, StoreConfig};
 use imgis::store::DynStore;
 
 pub struct TestServer {
     pub addr: SocketAddr,
     pub app: Arc<App>,
+    /// Sends an admin token with every request: tests not about access
+    /// control act as the city's administrator.
     pub client: reqwest::Client,
+    /// The admin token `client` sends.
+    pub admin_token: String,
+    /// Sends no token: the anonymous public.
+    pub anonymous: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), app::AppError>>>,
 }
@@ -39,6 +46,7 @@ impl TestServer {
             .await
             .expect("binding port 0");
         let addr = listener.local_addr().expect("bound address");
+        let admin_token = make_token(&app, Role::Admin, None).await;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app::run(app.clone(), listener, async {
             stopped.await.ok();
@@ -46,10 +54,17 @@ impl TestServer {
         Self {
             addr,
             app,
-            client: reqwest::Client::new(),
+            client: client_with_token(&admin_token),
+            admin_token,
+            anonymous: reqwest::Client::new(),
             stop: Some(stop),
             task: Some(task),
         }
+    }
+
+    /// A new token of `role` (and department), stored in the server's store.
+    pub async fn token(&self, role: Role, department: Option<&str>) -> String {
+        make_token(&self.app, role, department).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -96,4 +111,31 @@ impl TestServer {
             t.await.expect("server task").expect("server stops cleanly");
         }
     }
+}
+
+/// Stores a new token of `role` and returns its secret.
+pub async fn make_token(app: &App, role: Role, department: Option<&str>) -> String {
+    let secret = TokenSecret::generate();
+    let new = NewToken::new(&secret, role, department.map(str::to_owned), "tests".into())
+        .expect("role and department go together");
+    app.store()
+        .create_token(&new)
+        .await
+        .expect("storing a test token");
+    secret.expose().to_owned()
+}
+
+/// A client sending `Authorization: Bearer <token>` with every request.
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}")
+            .parse()
+            .expect("a token is a header value"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("building a client")
 }

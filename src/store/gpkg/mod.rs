@@ -31,6 +31,7 @@ mod file;
 mod geometry;
 mod import;
 mod layers;
+mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -77,6 +78,13 @@ impl GpkgStore {
     /// Starts a write transaction holding SQLite's write lock from its first
     /// statement (`BEGIN IMMEDIATE`), so two writers queue instead of one failing
     /// half-way on a lock upgrade.
+    async fn read_conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>> {
+        self.pool
+            .acquire()
+            .await
+            .map_err(StoreError::db("connecting"))
+    }
+
     async fn begin_write(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>> {
         self.pool
             .begin_with("BEGIN IMMEDIATE")
@@ -240,6 +248,10 @@ impl Store for GpkgStore {
             .await
             .map_err(StoreError::db("pinging the GeoPackage"))?;
         Ok(())
+    }
+
+    fn pool_state(&self) -> Option<crate::store::PoolState> {
+        Some(crate::store::PoolState::of(&self.pool))
     }
 
     async fn upsert_departments(&self, departments: &[Department]) -> Result<()> {
@@ -529,5 +541,33 @@ impl Store for GpkgStore {
             .await
             .map_err(StoreError::db("committing a decision"))?;
         Ok(stored)
+    }
+
+    async fn create_token(&self, new: &crate::auth::NewToken) -> Result<crate::auth::TokenInfo> {
+        let mut tx = self.begin_write().await?;
+        let made = tokens::create(&mut tx, new).await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a token"))?;
+        Ok(made)
+    }
+
+    async fn tokens(&self) -> Result<Vec<crate::auth::TokenInfo>> {
+        let mut conn = self.read_conn().await?;
+        tokens::list(&mut conn).await
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<crate::auth::TokenInfo>> {
+        let mut conn = self.read_conn().await?;
+        tokens::by_hash(&mut conn, hash).await
+    }
+
+    async fn revoke_token(&self, id: i64) -> Result<crate::auth::TokenInfo> {
+        let mut tx = self.begin_write().await?;
+        let revoked = tokens::revoke(&mut tx, id).await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("committing a revocation"))?;
+        Ok(revoked)
     }
 }

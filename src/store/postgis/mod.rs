@@ -7,11 +7,25 @@
 //! order; a replace writes a new partition and swaps it in.
 //!
 //! [`applications`]: catalog revisions and applications.
+//!
+//! [`notify`]: every committed change of a layer is told to listening
+//! servers (`LISTEN`/`NOTIFY`), so instances over one database follow each other.
+//!
+//! # When the database goes away
+//! The pool waits at most [`ACQUIRE_TIMEOUT`] for a connection, so a write
+//! while PostgreSQL is down or restarting fails within seconds with an error
+//! [`StoreError::is_unavailable`] recognises (the API answers 503 with
+//! `Retry-After`) instead of hanging; it tests every idle connection before
+//! handing it out, so the connections a restart killed are replaced, and new
+//! ones are opened as soon as the server accepts them again: nobody has to
+//! restart imgis.
 
 mod applications;
 mod copy;
 mod import;
+mod notify;
 mod partitions;
+mod tokens;
 
 use std::time::Duration;
 
@@ -25,8 +39,8 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::import::in_batches;
 use super::{
-    check_features, FeatureBatches, ImportWrite, Result, Store, StoreError, StoredCatalog,
-    WriteOutcome,
+    check_features, FeatureBatches, ImportWrite, Result, Store, StoreError, StoreWatch,
+    StoredCatalog, WriteOutcome,
 };
 use crate::applications::{
     Application, ApplicationFilter, ApplicationId, DecisionChange, NewApplication,
@@ -38,7 +52,13 @@ use crate::model::{
 pub struct PostgisStore {
     pool: PgPool,
     location: String,
+    /// How to connect: the change watcher opens connections of its own.
+    options: PgConnectOptions,
 }
+
+/// How long a query waits for a pool connection before giving up: short, so
+/// that while the database is down a write answers "unavailable" promptly.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 const LAYER_COLUMNS: &str =
     "id, code, title, description, kind, department, geometry_type, public, \
@@ -54,16 +74,25 @@ impl PostgisStore {
                 target: location.clone(),
                 reason: format!("not a PostgreSQL URL: {e}"),
             })?;
+        let options = options.application_name("imgis");
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options.application_name("imgis"))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A round trip before a connection is handed out: after a restart
+            // of the database the idle ones are dead, and are replaced here
+            // rather than failing the request that drew them.
+            .test_before_acquire(true)
+            .connect_with(options.clone())
             .await
             .map_err(|e| StoreError::Connect {
                 target: location.clone(),
                 reason: e.to_string(),
             })?;
-        Ok(Self { pool, location })
+        Ok(Self {
+            pool,
+            location,
+            options,
+        })
     }
 
     /// Applies the pending migrations of `migrations/postgis/` (idempotent).
@@ -280,6 +309,14 @@ impl Store for PostgisStore {
             .await
             .map_err(StoreError::db("pinging PostGIS"))?;
         Ok(())
+    }
+
+    fn watch(&self) -> Option<StoreWatch> {
+        Some(notify::watch(&self.options))
+    }
+
+    fn pool_state(&self) -> Option<crate::store::PoolState> {
+        Some(crate::store::PoolState::of(&self.pool))
     }
 
     async fn upsert_departments(&self, departments: &[Department]) -> Result<()> {
@@ -624,6 +661,22 @@ impl Store for PostgisStore {
             .await
             .map_err(StoreError::db("committing a decision"))?;
         Ok(stored)
+    }
+
+    async fn create_token(&self, new: &crate::auth::NewToken) -> Result<crate::auth::TokenInfo> {
+        tokens::create(&self.pool, new).await
+    }
+
+    async fn tokens(&self) -> Result<Vec<crate::auth::TokenInfo>> {
+        tokens::list(&self.pool).await
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<crate::auth::TokenInfo>> {
+        tokens::by_hash(&self.pool, hash).await
+    }
+
+    async fn revoke_token(&self, id: i64) -> Result<crate::auth::TokenInfo> {
+        tokens::revoke(&self.pool, id).await
     }
 }
 
