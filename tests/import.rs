@@ -926,7 +926,10 @@ async fn check_file(env: &Env, backend: Backend, path: &Path, dir: &Path) -> Che
 /// `topp_states.fgb` (FlatGeobuf 2) is a 400 naming the version.
 async fn every_file_imports_as_gdal_counts_it(backend: Backend) {
     use futures::StreamExt;
-    let env = Env::new(backend).await;
+    // Three imports side by side, one more than the server runs by default.
+    let mut config = test_config();
+    config.limits.max_concurrent_imports = 3;
+    let env = Env::with_config(backend, config).await;
     let dir = tempfile::tempdir().unwrap();
     let mut files: Vec<PathBuf> = every_layer_file()
         .into_iter()

@@ -69,11 +69,11 @@ pub(super) async fn answer_in_time(
     } else {
         (deadlines.request, "request_timeout_s")
     };
-    let what = format!("{} {}", request.method(), request.uri().path());
     match tokio::time::timeout(after, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
-            tracing::warn!(request = %what, limit = ?after, "request timed out");
+            // The request's span (method, route, path) is the log line's.
+            tracing::warn!(limit = ?after, "request timed out");
             ApiError::Timeout(format!(
                 "the request was not answered within {} (config {key}); try again later",
                 spoken(after)

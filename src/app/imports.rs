@@ -295,3 +295,28 @@ impl App {
         taken
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An import abandoned midway tells the store to roll back, after the
+    /// batches already sent; a released sender says nothing of the kind.
+    #[tokio::test]
+    async fn an_abandoned_import_sends_the_store_an_error() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(BATCHES_IN_FLIGHT);
+        let guard = AbortUnlessReleased(Some(tx));
+        guard.sender().send(Ok(Vec::new())).await.unwrap();
+        drop(guard);
+        assert!(matches!(rx.recv().await, Some(Ok(batch)) if batch.is_empty()));
+        assert!(matches!(
+            rx.recv().await,
+            Some(Err(StoreError::ImportAborted(_)))
+        ));
+        assert!(rx.recv().await.is_none(), "then the stream ends");
+
+        let (tx, mut rx) = tokio::sync::mpsc::channel(BATCHES_IN_FLIGHT);
+        drop(AbortUnlessReleased(Some(tx)).release());
+        assert!(rx.recv().await.is_none(), "a released sender just ends");
+    }
+}
