@@ -621,8 +621,12 @@ async fn follow_store(app: Arc<App>) {
 
 /// The full compares of [`follow_store`]: rare when the store tells its changes.
 fn sync_ticks(told: bool) -> tokio::time::Interval {
-    let mut ticks =
-        tokio::time::interval(if told { SAFETY_SYNC_INTERVAL } else { SYNC_INTERVAL });
+    let every = if told {
+        SAFETY_SYNC_INTERVAL
+    } else {
+        SYNC_INTERVAL
+    };
+    let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks
 }
