@@ -515,6 +515,24 @@ async fn imports_belong_to_their_department() {
         .index()
         .layer(&"water_notes".parse().unwrap())
         .is_none());
+    // An internal layer made by import: staff see it, the public does not.
+    let r = import(&gas, "gas_internal", "kind=zones&internal=true")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let anon = server
+        .anonymous
+        .get(server.url("/layers/gas_internal"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon.status(), 404);
+    let staff = gas
+        .get(server.url("/layers/gas_internal"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(staff.status(), 200);
     // And the parcels layer of the land committee is not the gas operator's.
     let r = import(&gas, "parcels", "mode=append&dry_run=true")
         .await

@@ -30,7 +30,11 @@ fn a_minute_of_mixed_reads_without_a_single_error() {
     println!("{summary}");
     let number_before = |marker: &str| -> u64 {
         let head = summary.split(marker).next().unwrap();
-        head.rsplit([' ', '(']).find(|w| !w.is_empty()).unwrap().parse().unwrap()
+        head.rsplit([' ', '('])
+            .find(|w| !w.is_empty())
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     let requests = number_before(" requests");
     let errors = number_before(" errors");

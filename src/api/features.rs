@@ -148,17 +148,12 @@ async fn conformance(
 /// A layer the caller may see, by its collection id; anything else does not
 /// exist here (the public sees published layers only).
 fn visible_layer(app: &AppState, caller: &Caller, name: &str) -> Result<Arc<LayerIndex>, ApiError> {
-    let unknown = || {
+    caller.layer(app, name).map_err(|_| {
         ApiError::UnknownLayer(format!(
             "collection '{}' does not exist; GET /collections lists them",
             name.chars().take(64).collect::<String>()
         ))
-    };
-    let code: LayerCode = name.parse().map_err(|_| unknown())?;
-    app.index()
-        .layer(&code)
-        .filter(|l| caller.sees_layer(&l.layer().spec))
-        .ok_or_else(unknown)
+    })
 }
 
 fn collection_json(base: &str, l: &LayerIndex, metric_srs: &str) -> Value {

@@ -609,6 +609,7 @@ fn import_op() -> Value {
             choice("mode", "replace: the layer holds exactly the file's features; append: they are added.", &["replace", "append"]),
             choice("invalid", "Features with bad geometries or cadastral numbers: reject the import, skip them, or repair what can be made valid.", &["reject", "skip", "repair"]),
             query_param("dry_run", "Read and check everything, write nothing.", false, json!({ "type": "boolean", "default": false })),
+            query_param("internal", "A layer this import creates is internal: staff see it, the public does not (an existing layer keeps what it is).", false, json!({ "type": "boolean", "default": false })),
             text("srs", "The file's CRS, overriding what it declares: EPSG:n or WKT."),
             query_param("kind", "Kind of a new layer (an existing layer's must match).", false,
                 json!({ "type": "string", "enum": ["parcels", "utilities", "zones", "other"] })),

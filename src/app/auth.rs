@@ -9,10 +9,15 @@ use tracing::warn;
 
 use super::{App, AppError};
 use crate::auth::{hash_token, looks_like_token, AuthError, Principal, TokenInfo};
+use crate::store::StoreError;
 
 /// How long a token checked against the store is trusted without asking again:
 /// a revoked token stops working on every instance within this time.
 pub const TOKEN_TTL: Duration = Duration::from_secs(5);
+
+/// How long a request with a token seen before waits for the store to
+/// confirm it again before trusting it as last seen.
+const STALE_LOOKUP_WAIT: Duration = Duration::from_millis(500);
 
 /// Tokens recently found in the store, by hash.
 #[derive(Default)]
@@ -66,7 +71,21 @@ impl App {
                 return valid(info);
             }
         }
-        match self.store.token_by_hash(&hash).await {
+        // A token seen before need not wait out the pool's acquire timeout
+        // when the store is down: after a short wait it is trusted as last seen.
+        let lookup = self.store.token_by_hash(&hash);
+        let looked_up = match &cached {
+            Some(_) => tokio::time::timeout(STALE_LOOKUP_WAIT, lookup)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(StoreError::Connect {
+                        target: "the store".into(),
+                        reason: "no answer to a token lookup".into(),
+                    })
+                }),
+            None => lookup.await,
+        };
+        match looked_up {
             Ok(Some(info)) => {
                 let principal = valid(&info);
                 self.tokens.put(hash, info);

@@ -214,7 +214,7 @@ fn new_layer_spec(options: &ImportOptions) -> LayerSpec {
         kind: options.kind.unwrap_or(LayerKind::Other),
         department: options.department.clone(),
         geometry_type: GeometryType::Geometry,
-        public: true,
+        public: !options.internal,
     }
 }
 

@@ -247,6 +247,9 @@ pub struct ImportArgs {
     /// Read and check everything, write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// A layer this import creates is internal: staff see it, the public does not.
+    #[arg(long)]
+    pub internal: bool,
     /// The GeoPackage table (or Shapefile in a zip) to read, when there are several.
     #[arg(long)]
     pub source_layer: Option<String>,

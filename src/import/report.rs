@@ -81,6 +81,9 @@ pub struct ImportOptions {
     pub invalid: InvalidPolicy,
     /// Read and check everything, write nothing.
     pub dry_run: bool,
+    /// A layer this import creates is internal (unpublished): invisible to
+    /// the public role. An existing layer keeps what it is.
+    pub internal: bool,
     /// The source field holding parcels' cadastral numbers (parcels layers
     /// only); else the first of [`CADASTRAL_FIELDS`] present.
     pub cadastral_field: Option<String>,
@@ -98,6 +101,7 @@ impl ImportOptions {
             mode: Mode::default(),
             invalid: InvalidPolicy::default(),
             dry_run: false,
+            internal: false,
             cadastral_field: None,
             read: ReadOptions::default(),
         }
@@ -243,6 +247,7 @@ pub struct ImportParams {
     pub mode: Option<String>,
     pub invalid: Option<String>,
     pub dry_run: Option<bool>,
+    pub internal: Option<bool>,
     pub source_layer: Option<String>,
     pub format: Option<String>,
     pub cadastral_field: Option<String>,
@@ -264,6 +269,7 @@ impl ImportParams {
             mode,
             invalid,
             dry_run,
+            internal,
             source_layer,
             format,
             cadastral_field,
@@ -293,6 +299,7 @@ impl ImportParams {
                 .transpose()?
                 .unwrap_or_default(),
             dry_run: dry_run.unwrap_or(false),
+            internal: internal.unwrap_or(false),
             cadastral_field: blank(cadastral_field),
             read: ReadOptions {
                 format: blank(format).map(|f| f.parse()).transpose()?,
