@@ -614,6 +614,17 @@ fn a_refused_or_failed_export_leaves_the_existing_archive_as_it_was() {
         matches!(&err, ArchiveError::UnknownLayer { name, known } if name == "nope" && known.contains("parcels")),
         "{err}"
     );
+    // An internal layer is never put into an archive (archives are public).
+    let mut hidden = known.clone();
+    hidden[0].spec.public = false;
+    let code = hidden[0].code().to_string();
+    let err = archive::select_layers(&hidden, std::slice::from_ref(&code)).unwrap_err();
+    assert!(
+        matches!(&err, ArchiveError::InternalLayer(c) if *c == code),
+        "{err}"
+    );
+    let all = archive::select_layers(&hidden, &[]).unwrap();
+    assert!(all.iter().all(|l| l.code().as_str() != code) && all.len() == known.len() - 1);
     // Nothing was left beside it either.
     let files: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()

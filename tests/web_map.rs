@@ -22,6 +22,7 @@ use imgis::demo::DemoOptions;
 use imgis::model::LayerCode;
 
 use common::server::TestServer;
+use imgis::auth::Role;
 
 /// Enough plots for several cadastral quarters with their networks and zones.
 const PARCELS: usize = 1_500;
@@ -173,6 +174,8 @@ async fn web_map_in_a_real_browser() {
         .arg(&screenshot)
         .arg(&cadastral)
         .arg(&blocked)
+        // A planner's token: the map signs in with it for the route check.
+        .env("IMGIS_TOKEN", server.token(Role::Intake, None).await)
         .current_dir(&root)
         .kill_on_drop(true)
         .output();

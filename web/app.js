@@ -7,7 +7,7 @@
 // becomes "true" once the style and the first tiles are in ("error" if the
 // map cannot start); window.imgisErrors collects tile, source and start-up errors.
 
-import { ApiError, getJSON, parcelPath } from './js/api.js';
+import { ApiError, authHeaders, getJSON, parcelPath, setToken, token } from './js/api.js';
 import { geometryBbox, toBounds, unionBbox } from './js/geometry.js';
 import { renderLegend } from './js/legend.js';
 import { Panel } from './js/panel.js';
@@ -35,9 +35,49 @@ function showStatus(message) {
 const PLOT_MIN_ZOOM = 16;
 const PLOT_MAX_ZOOM = 18;
 
+/**
+ * Staff sign in with their API token: kept for this tab, sent with every
+ * request to this server (tiles too), so internal layers and the route check
+ * open up. The page starts anew after signing in or out.
+ */
+function setUpSignIn() {
+  const form = $('signin');
+  const signedIn = Boolean(token());
+  form.dataset.signedIn = String(signedIn);
+  $('token-button').textContent = signedIn ? 'Выйти' : 'Войти';
+  $('signin-message').textContent = signedIn
+    ? 'Вы вошли как сотрудник: видны внутренние слои и проверка маршрута.'
+    : 'Без токена видны опубликованные слои.';
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (signedIn) {
+      setToken(null);
+    } else {
+      const value = $('token-input').value.trim();
+      if (!value) return;
+      setToken(value);
+    }
+    window.location.reload();
+  });
+}
+
 async function start() {
   if (!maplibregl) throw new Error('MapLibre GL JS не загружен (/web/vendor/maplibre-gl/maplibre-gl.js)');
-  const [{ layers }, { departments }] = await Promise.all([getJSON('/layers'), getJSON('/departments')]);
+  setUpSignIn();
+  let lists;
+  try {
+    lists = await Promise.all([getJSON('/layers'), getJSON('/departments')]);
+  } catch (e) {
+    // A token the server no longer takes (revoked, mistyped): forget it and
+    // start again as the public.
+    if (e instanceof ApiError && e.status === 401 && token()) {
+      setToken(null);
+      window.location.reload();
+      return;
+    }
+    throw e;
+  }
+  const [{ layers }, { departments }] = lists;
   const docs = await loadTemplates([...KINDS, ...layers.map((l) => l.kind)], (message) => {
     recordError({ kind: 'style', message });
   });
@@ -51,6 +91,8 @@ async function start() {
     ...(cityBbox ? { bounds: toBounds(cityBbox), fitBoundsOptions: { padding: 24 } } : { center: [0, 0], zoom: 1 }),
     maxZoom: 20,
     attributionControl: { compact: true },
+    // Tiles and TileJSON of internal layers need the staff member's token.
+    transformRequest: (url) => ({ url, headers: authHeaders(url) }),
   });
   window.imgisMap = map;
   map.addControl(new maplibregl.NavigationControl({ visualizePitch: false }), 'top-right');

@@ -419,10 +419,95 @@ fn build() -> Value {
     tiles_paths(&mut paths);
     ogc_features_paths(&mut paths);
     ogc_tiles_paths(&mut paths);
+    secure(&mut paths);
     let mut doc = info();
     doc["paths"] = Value::Object(paths);
-    doc["components"] = json!({ "schemas": schemas() });
+    doc["components"] = json!({
+        "schemas": schemas(),
+        "securitySchemes": { "bearerAuth": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token made by `imgis token create --role public|intake|department|admin \
+                [--department D]`. Without one, a caller is the public: published layers, their tiles, \
+                features and constraints.",
+        } },
+    });
+    // A token is optional where the public may read (`{}`), and sent where given.
+    doc["security"] = json!([{}, { "bearerAuth": [] }]);
     doc
+}
+
+/// What needs a token, and of which roles (src/api handlers check the same).
+const RESTRICTED: &[(&str, &str, &str)] = &[
+    ("post", "/route", "intake, department or admin"),
+    ("post", "/applications", "intake or admin"),
+    (
+        "get",
+        "/applications",
+        "intake, department (its own) or admin",
+    ),
+    (
+        "get",
+        "/applications/{id}",
+        "intake, department (routed to it) or admin",
+    ),
+    (
+        "post",
+        "/applications/{id}/tasks/{task}/decision",
+        "the task's department or admin",
+    ),
+    ("get", "/stats", "intake, department or admin"),
+    ("get", "/metrics", "admin"),
+    (
+        "post",
+        "/layers/{code}/import",
+        "the layer's department or admin",
+    ),
+    (
+        "post",
+        "/collections/{layer}/items",
+        "the layer's department or admin",
+    ),
+    (
+        "put",
+        "/collections/{layer}/items/{id}",
+        "the layer's department or admin",
+    ),
+    (
+        "patch",
+        "/collections/{layer}/items/{id}",
+        "the layer's department or admin",
+    ),
+    (
+        "delete",
+        "/collections/{layer}/items/{id}",
+        "the layer's department or admin",
+    ),
+];
+
+/// Every operation may answer 401 (a token that is not valid); the
+/// restricted ones need a token, say whose, and may answer 403.
+fn secure(paths: &mut Map<String, Value>) {
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let rule = RESTRICTED.iter().find(|(m, p, _)| m == method && p == path);
+            responses.insert("401".into(), error_response(401, &["unauthorized"]));
+            if let Some((_, _, who)) = rule {
+                responses.insert("403".into(), error_response(403, &["forbidden"]));
+                op["security"] = json!([{ "bearerAuth": [] }]);
+                let text = op["description"].as_str().unwrap_or_default().to_owned();
+                op["description"] = json!(format!("{text}\n\nNeeds a token of: {who}.")
+                    .trim_start()
+                    .to_owned());
+            }
+        }
+    }
 }
 
 #[rustfmt::skip]
@@ -2077,6 +2162,23 @@ mod tests {
             let body: Value = serde_json::from_slice(&body).unwrap();
             assert_eq!(body["error"], code);
         }
+    }
+
+    #[test]
+    fn restricted_operations_are_documented_ones_and_need_a_token() {
+        let doc = build();
+        for (method, path, _) in RESTRICTED {
+            let op = &doc["paths"][path][method];
+            assert!(op.is_object(), "{method} {path} is not documented");
+            assert_eq!(
+                op["security"],
+                json!([{ "bearerAuth": [] }]),
+                "{method} {path}"
+            );
+            assert!(op["responses"]["403"].is_object(), "{method} {path}");
+        }
+        assert!(doc["paths"]["/layers"]["get"]["security"].is_null());
+        assert!(doc["paths"]["/layers"]["get"]["responses"]["401"].is_object());
     }
 
     #[test]

@@ -42,10 +42,14 @@ function ok(message) {
   console.log(`ok ${passed} - ${message}`);
 }
 
+/** A staff member's API token (an intake token from tests/web_map.rs). */
+const TOKEN = process.env.IMGIS_TOKEN ?? '';
+const AUTH = TOKEN ? { Authorization: `Bearer ${TOKEN}` } : {};
+
 async function fetchJSON(base, p) {
   let r;
   try {
-    r = await fetch(base + p);
+    r = await fetch(base + p, { headers: AUTH });
   } catch (e) {
     throw new CheckFailed(`the server at ${base} cannot be reached (GET ${p}): ${e.cause?.message ?? e.message}`);
   }
@@ -56,7 +60,7 @@ async function fetchJSON(base, p) {
 async function postJSON(base, p, body) {
   let r;
   try {
-    r = await fetch(base + p, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    r = await fetch(base + p, { method: 'POST', headers: { 'Content-Type': 'application/json', ...AUTH }, body: JSON.stringify(body) });
   } catch (e) {
     throw new CheckFailed(`the server at ${base} cannot be reached (POST ${p}): ${e.cause?.message ?? e.message}`);
   }
@@ -286,8 +290,19 @@ async function run(base, screenshotPath, givenCadastral, blockedCadastral, state
     failedRequests.push({ path: u.pathname, error });
   });
 
-  // 1. The page starts, and every layer's source loads.
+  // 0. A planner signs in with their token: the page starts anew with it.
+  check(TOKEN, 'IMGIS_TOKEN must hold a staff token for the route check');
   await page.goto(`${base}/`, { waitUntil: 'load', timeout: WAIT_MS });
+  await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: WAIT_MS });
+  const before = await page.evaluate(() => document.getElementById('signin').dataset.signedIn);
+  check(before === 'false', `the map starts signed in (${before})`);
+  await page.fill('#token-input', TOKEN);
+  await Promise.all([page.waitForEvent('load', { timeout: WAIT_MS }), page.click('#token-button')]);
+  const after = await page.evaluate(() => document.getElementById('signin').dataset.signedIn);
+  check(after === 'true', `signing in did not take (${after})`);
+  ok('a planner signs in with an API token');
+
+  // 1. The page starts, and every layer's source loads.
   await page.waitForFunction(() => document.body.dataset.ready === 'true' || document.body.dataset.ready === 'error',
     null, { timeout: WAIT_MS }).catch(async () => {
     const errors = await page.evaluate(() => window.imgisErrors).catch(() => 'unknown');

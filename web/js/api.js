@@ -13,16 +13,41 @@ export class ApiError extends Error {
   }
 }
 
+/** Where a staff member's API token is kept: this tab only, gone when it closes. */
+const TOKEN_KEY = 'imgis-token';
+
+/** The signed-in staff member's API token, or null for the public. */
+export function token() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+/** Keeps (or, given null, forgets) the token for this tab. */
+export function setToken(value) {
+  if (value) sessionStorage.setItem(TOKEN_KEY, value);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+/** The Authorization header for a request to this server, when signed in. */
+export function authHeaders(url = window.location.href) {
+  const t = token();
+  const sameOrigin = new URL(url, window.location.href).origin === window.location.origin;
+  return t && sameOrigin ? { Authorization: `Bearer ${t}` } : {};
+}
+
 /** GET `path` (same origin) and parse the JSON answer; throws ApiError. */
 export function getJSON(path, { signal } = {}) {
-  return requestJSON(path, { headers: { Accept: 'application/json' }, signal });
+  return requestJSON(path, { headers: { Accept: 'application/json', ...authHeaders() }, signal });
 }
 
 /** POST `body` as JSON to `path` (same origin) and parse the JSON answer; throws ApiError. */
 export function postJSON(path, body, { signal } = {}) {
   return requestJSON(path, {
     method: 'POST',
-    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json', ...authHeaders() },
     body: JSON.stringify(body),
     signal,
   });

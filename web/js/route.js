@@ -309,7 +309,9 @@ export class RouteCheck {
       section.dataset.submitted = answer.submitted ?? submitted;
     } catch (e) {
       if (token !== this.token || !section.isConnected) return;
-      say(`Маршрут не построен: ${e.message}`, 'error');
+      say(e.status === 401 || e.status === 403
+        ? 'Проверка маршрута — для сотрудников: войдите с API-токеном.'
+        : `Маршрут не построен: ${e.message}`, 'error');
     }
   }
 }

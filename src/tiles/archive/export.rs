@@ -287,6 +287,11 @@ pub fn select_layers(available: &[Layer], names: &[String]) -> Result<Vec<Layer>
             if chosen.iter().any(|c| c.code() == layer.code()) {
                 return Err(ArchiveError::DuplicateLayer(name.to_owned()));
             }
+            // Archives are served to everyone (`/archives`): an internal
+            // layer in one would be published behind its department's back.
+            if !layer.spec.public {
+                return Err(ArchiveError::InternalLayer(layer.code().to_string()));
+            }
             chosen.push(layer.clone());
         }
         chosen

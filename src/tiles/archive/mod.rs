@@ -44,6 +44,8 @@ pub enum ArchiveError {
     UnknownLayer { name: String, known: String },
     #[error("layer '{0}' is named twice")]
     DuplicateLayer(String),
+    #[error("layer '{0}' is internal; archives are served to the public, so they hold published layers only")]
+    InternalLayer(String),
     #[error("no layer to export: name layers, or publish some")]
     NoLayers,
     #[error("the layers hold no features, so they have no extent: give the area (bbox) to export")]
