@@ -608,3 +608,102 @@ async fn bad_and_revoked_tokens_get_401() {
     }
     server.stop().await;
 }
+
+/// `imgis token create|list|revoke` on the store a server uses: the token is
+/// printed once and works; the list shows no secret; a revoked token is refused.
+#[tokio::test]
+async fn the_token_commands_make_list_and_revoke_tokens() {
+    let (dir, store, _, _) = city().await;
+    let gpkg = dir.path().join("store.gpkg");
+    let imgis = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_imgis"))
+            .args(["token"])
+            .args(args)
+            .args(["--gpkg", gpkg.to_str().unwrap()])
+            .output()
+            .expect("running imgis token");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, made, said) = imgis(&[
+        "create",
+        "--role",
+        "department",
+        "--department",
+        OWNER,
+        "--label",
+        "Рыбнадзор, ГИС",
+    ]);
+    assert!(ok, "{said}");
+    let secret = made.trim();
+    assert!(
+        imgis::auth::looks_like_token(secret),
+        "stdout holds the token alone: {made:?}"
+    );
+    assert!(said.contains("department FISHERIES"), "{said}");
+    // Refused: a department token without its department, an unknown role or department.
+    for bad in [
+        vec!["create", "--role", "department"],
+        vec!["create", "--role", "root"],
+        vec!["create", "--role", "department", "--department", "NOPE"],
+        vec!["create", "--role", "intake", "--department", "GAS"],
+    ] {
+        let (ok, out, err) = imgis(&bad);
+        assert!(
+            !ok && out.is_empty() && err.contains("error"),
+            "{bad:?}: {err}"
+        );
+    }
+    let (ok, listed, _) = imgis(&["list", "--json"]);
+    assert!(ok);
+    let listed: Vec<Value> = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["role"], "department");
+    assert_eq!(listed[0]["label"], "Рыбнадзор, ГИС");
+    assert!(
+        !listed[0].to_string().contains(&secret[10..]),
+        "the list shows no secret"
+    );
+    let id = listed[0]["id"].as_i64().unwrap();
+
+    let server = TestServer::start(store.clone()).await;
+    let owner = client_with_token(secret);
+    let r = owner
+        .get(server.url("/layers/internal_notes"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (ok, said, err) = imgis(&["revoke", &id.to_string()]);
+    assert!(ok && said.contains("revoked"), "{said}{err}");
+    let (ok, _, err) = imgis(&["revoke", "999"]);
+    assert!(!ok && err.contains("999"), "{err}");
+    let (_, listed, _) = imgis(&["list"]);
+    assert!(
+        !listed
+            .lines()
+            .nth(1)
+            .unwrap()
+            .ends_with("\t-\tРыбнадзор, ГИС"),
+        "{listed}"
+    );
+    let deadline = std::time::Instant::now() + app::auth::TOKEN_TTL * 3;
+    while owner
+        .get(server.url("/layers/internal_notes"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        != 401
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a revoked token still works"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    server.stop().await;
+}
