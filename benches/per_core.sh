@@ -8,7 +8,8 @@
 #   and the whole map (every layer in one composite tile) at z12–z16, on fixed
 #   seeded tile lists at random spots of the city;
 # - memory: the server's resident set and the index's own estimate, per feature.
-# Needs two cores; prints one line per figure.
+# Needs two cores; prints one line per figure. IMGIS_BIN: a release build
+# (default: built here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -16,9 +17,12 @@ cd "$(dirname "$0")/.."
 PARCELS=${PARCELS:-300000}
 SECONDS_EACH=${SECONDS_EACH:-20}
 TILES_PER_ZOOM=${TILES_PER_ZOOM:-200}
-ensure_build_deps
 ensure_packages wrk curl
-cargo build --release --quiet --bin imgis
+if [ -z "${IMGIS_BIN:-}" ]; then
+  ensure_build_deps
+  cargo build --release --quiet --bin imgis
+  IMGIS_BIN=target/release/imgis
+fi
 WORK=$(mktemp -d /tmp/imgis-percore.XXXXXX)
 SERVER_PID=
 stop_server() {
@@ -32,7 +36,7 @@ trap 'stop_server; rm -rf "$WORK"' EXIT INT TERM
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
 start_server() {
-  IMGIS_LOG=warn taskset -c 0 target/release/imgis serve --gpkg "$WORK/city.gpkg" \
+  IMGIS_LOG=warn taskset -c 0 "$IMGIS_BIN" serve --gpkg "$WORK/city.gpkg" \
     --demo-parcels "$PARCELS" --listen "127.0.0.1:$port" --tiles-dir "$WORK/none" "$@" &
   SERVER_PID=$!
   for _ in $(seq 1 6000); do
