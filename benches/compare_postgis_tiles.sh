@@ -33,32 +33,7 @@ psql -q "$BENCH_URL" -c "VACUUM ANALYZE features"
 # The layers in drawing order with their zoom ranges, as the server has them.
 start_server --tile-cache-mb 0
 curl -sf "http://127.0.0.1:$port/layers" > "$PG_WORK/layers.json"
-python3 - "$PG_WORK" "$TILES_PER_ZOOM" <<'PY'
-import json, math, random, sys
-work, per_zoom = sys.argv[1], int(sys.argv[2])
-layers = json.load(open(f"{work}/layers.json"))["layers"]
-with open(f"{work}/layers.tsv", "w") as f:
-    for i, l in enumerate(layers):
-        f.write(f"{i}\t{l['code']}\t{l['minzoom']}\t{l['maxzoom']}\n")
-w, s, e, n = next(l["bbox"] for l in layers if l["code"] == "parcels")
-rng = random.Random(2026)
-def tile(lon, lat, z):
-    k = 2 ** z
-    phi = math.radians(lat)
-    return (int((lon + 180) / 360 * k),
-            int((1 - math.log(math.tan(phi) + 1 / math.cos(phi)) / math.pi) / 2 * k))
-for name, codes, zooms in [("map", [l["code"] for l in layers], range(12, 17)),
-                           ("parcels", ["parcels"], range(14, 17))]:
-    tiles = [(z, *tile(rng.uniform(w, e), rng.uniform(s, n), z))
-             for z in zooms for _ in range(per_zoom)]
-    rng.shuffle(tiles)
-    with open(f"{work}/{name}.paths", "w") as f:
-        for z, x, y in tiles:
-            f.write(f"/tiles/{','.join(codes)}/{z}/{x}/{y}.mvt\n")
-    with open(f"{work}/{name}.tsv", "w") as f:
-        for i, (z, x, y) in enumerate(tiles, 1):
-            f.write(f"{i}\t{z}\t{x}\t{y}\t{','.join(codes)}\n")
-PY
+python3 benches/tile_lists.py "$PG_WORK" "$TILES_PER_ZOOM"
 cat > "$PG_WORK/tiles.lua" <<'LUA'
 -- Each thread walks the fixed list from its own starting point; the second
 -- argument, when given, is the Accept-Encoding to send.

@@ -52,7 +52,7 @@ start_server --tile-cache-mb 0
 curl -sf "$base/layers" > "$WORK/layers.json"
 curl -sf "$base/health" > "$WORK/health.json"
 python3 - "$WORK" "$TILES_PER_ZOOM" "$(rss_mb)" <<'PY'
-import json, math, random, sys
+import json, sys
 work, per_zoom, rss = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 layers = json.load(open(f"{work}/layers.json"))["layers"]
 health = json.load(open(f"{work}/health.json"))
@@ -60,22 +60,8 @@ features = health["index"]["features"]
 print(f"memory: {features} features; index estimate {health['index']['memory_bytes'] / 2**20:.0f} MB "
       f"({health['index']['memory_bytes'] / features:.0f} bytes/feature); server RSS at start {rss} MB "
       f"({rss * 2**20 / features:.0f} bytes/feature, everything included)")
-w, s, e, n = next(l["bbox"] for l in layers if l["code"] == "parcels")
-rng = random.Random(2026)
-def tile(lon, lat, z):
-    k = 2 ** z
-    phi = math.radians(lat)
-    return (int((lon + 180) / 360 * k),
-            int((1 - math.log(math.tan(phi) + 1 / math.cos(phi)) / math.pi) / 2 * k))
-for name, codes, zooms in [("map", [l["code"] for l in layers], range(12, 17)),
-                           ("parcels", ["parcels"], range(14, 17))]:
-    tiles = [(z, *tile(rng.uniform(w, e), rng.uniform(s, n), z))
-             for z in zooms for _ in range(per_zoom)]
-    rng.shuffle(tiles)
-    with open(f"{work}/{name}.paths", "w") as f:
-        for z, x, y in tiles:
-            f.write(f"/tiles/{','.join(codes)}/{z}/{x}/{y}.mvt\n")
 PY
+python3 benches/tile_lists.py "$WORK" "$TILES_PER_ZOOM"
 cat > "$WORK/tiles.lua" <<'LUA'
 local paths, headers, i = {}, {}, 0
 function init(args)
