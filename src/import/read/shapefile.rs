@@ -233,6 +233,7 @@ impl ShapefileSource {
             };
             let bad = |e: String| ReadError::feature(&self.path, index, format!("bad shape: {e}"));
             let size = i32::try_from(len).map_err(|_| bad("a record over 2 GiB".into()))?;
+            check_counts(&self.content).map_err(bad)?;
             let shape = Shape::read_from(&mut Cursor::new(&self.content), size)
                 .map_err(|e| bad(e.to_string()))?;
             let geometry = to_geo(shape, &mut notes)
@@ -309,6 +310,56 @@ fn dbf_encoding(
         );
         Ok(encoding_rs::WINDOWS_1251)
     }
+}
+
+/// Refuses a record whose counts or part indices would make the
+/// `shapefile` crate reserve more than the record holds: it reserves what
+/// the counts say, and for each part the points between its start index and
+/// the next (found by fuzzing, `fuzz/`, target `shapefile`: a damaged part
+/// count asked for 3.6 GB, a part starting past the last point for 26 GB).
+///
+/// Each part takes at least 4 bytes (its start index; 8 in a MultiPatch,
+/// with its part type), each point 16 (x and y), after 44 fixed bytes (type,
+/// box, two counts), or 40 for a multipoint (one count); part starts must
+/// be ascending within the points. Short or unknown records are left to the
+/// crate's own errors.
+fn check_counts(content: &[u8]) -> std::result::Result<(), String> {
+    let int = |at: usize| {
+        let bytes = content.get(at..at.checked_add(4)?)?;
+        Some(i64::from(i32::from_le_bytes(bytes.try_into().ok()?)))
+    };
+    let (parts, points, fixed, per_part) = match int(0) {
+        // Polyline, Polygon and their Z and M forms.
+        Some(3 | 5 | 13 | 15 | 23 | 25) => (int(36), int(40), 44, 4),
+        Some(31) => (int(36), int(40), 44, 8),
+        // Multipoint, Z and M.
+        Some(8 | 18 | 28) => (Some(0), int(36), 40, 0),
+        _ => return Ok(()),
+    };
+    let (Some(parts), Some(points)) = (parts, points) else {
+        return Ok(());
+    };
+    let needed = fixed + parts.max(0) * per_part + points.max(0) * 16;
+    if needed > i64::try_from(content.len()).unwrap_or(i64::MAX) {
+        return Err(format!(
+            "the record declares {parts} parts and {points} points, which take at least \
+             {needed} bytes, but it has {}",
+            content.len()
+        ));
+    }
+    // The counts fit the record, so the part starts are all there.
+    let mut previous = 0;
+    for at in (0..usize::try_from(parts).unwrap_or(0)).map(|i| 44 + 4 * i) {
+        let start = int(at).unwrap_or(0);
+        if start < previous || start > points {
+            return Err(format!(
+                "a part starts at point {start}, outside 0..={points} or before the part \
+                 before it ({previous})"
+            ));
+        }
+        previous = start;
+    }
+    Ok(())
 }
 
 /// A shape as 2D geo-types; `None` for a null shape.
@@ -488,6 +539,100 @@ fn one_or_many(mut polygons: Vec<Polygon<f64>>) -> Geometry<f64> {
 mod tests {
     use super::*;
     use geo_types::{line_string, polygon};
+
+    /// A `.shp` of `records` (contents after the record headers).
+    fn shp(shape_type: i32, records: &[Vec<u8>]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (i, content) in records.iter().enumerate() {
+            let number = i32::try_from(i + 1).unwrap();
+            let words = i32::try_from(content.len() / 2).unwrap();
+            body.extend(number.to_be_bytes());
+            body.extend(words.to_be_bytes());
+            body.extend(content);
+        }
+        let mut file = Vec::new();
+        file.extend(9994i32.to_be_bytes());
+        file.extend([0u8; 20]);
+        file.extend(i32::try_from((100 + body.len()) / 2).unwrap().to_be_bytes());
+        file.extend(1000i32.to_le_bytes());
+        file.extend(shape_type.to_le_bytes());
+        file.extend([0u8; 64]);
+        file.extend(body);
+        file
+    }
+
+    /// A `.dbf` of `n` records with one 4-character text field `ID`.
+    fn dbf(n: u32) -> Vec<u8> {
+        let mut file = vec![0x03, 124, 1, 1];
+        file.extend(n.to_le_bytes());
+        file.extend(65u16.to_le_bytes());
+        file.extend(5u16.to_le_bytes());
+        file.extend([0u8; 20]);
+        file.extend(b"ID\0\0\0\0\0\0\0\0\0C\0\0\0\0");
+        file.extend([4u8, 0]);
+        file.extend([0u8; 14]);
+        file.push(0x0d);
+        for i in 0..n {
+            file.extend(format!(" {:<4}", format!("r{i}")).bytes());
+        }
+        file.push(0x1a);
+        file
+    }
+
+    /// Fuzzing (`fuzz/`, target `shapefile`): a PolylineM record of 164
+    /// bytes declaring 892,941,600 parts made the `shapefile` crate reserve
+    /// 3.6 GB; a multipoint can do the same with its point count, and a
+    /// PolylineM whose second part starts past its 4 points made it reserve
+    /// the billion points before that start (26 GB). Each is an error for
+    /// that feature, and the next feature reads.
+    #[test]
+    fn counts_larger_than_the_record_are_an_error_not_an_allocation() {
+        let mut polyline = 23i32.to_le_bytes().to_vec();
+        polyline.extend([0u8; 32]);
+        polyline.extend(892_941_600i32.to_le_bytes());
+        polyline.extend(53i32.to_le_bytes());
+        polyline.resize(164, 0);
+        let mut multipoint = 28i32.to_le_bytes().to_vec();
+        multipoint.extend([0u8; 32]);
+        multipoint.extend(i32::MAX.to_le_bytes());
+        multipoint.resize(60, 0);
+        // Counts that fit, but a second part starting a billion points on.
+        let mut far = 23i32.to_le_bytes().to_vec();
+        far.extend([0u8; 32]);
+        far.extend(2i32.to_le_bytes());
+        far.extend(4i32.to_le_bytes());
+        far.extend(0i32.to_le_bytes());
+        far.extend(1_072_693_248i32.to_le_bytes());
+        far.resize(52 + 4 * 16 + 16 + 4 * 8, 0);
+        let mut point = 1i32.to_le_bytes().to_vec();
+        point.extend(1.5f64.to_le_bytes());
+        point.extend(2.5f64.to_le_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.shp");
+        let records = [polyline, multipoint, far, point];
+        std::fs::write(&path, shp(23, &records)).unwrap();
+        std::fs::write(dir.path().join("bad.dbf"), dbf(4)).unwrap();
+        let read: Vec<_> = open(&path, &ReadOptions::default()).unwrap().collect();
+        assert_eq!(read.len(), 4);
+        let errors: Vec<String> = read[..3]
+            .iter()
+            .map(|bad| {
+                let e = bad.as_ref().unwrap_err();
+                assert!(e.is_skippable(), "{e}");
+                e.to_string()
+            })
+            .collect();
+        assert!(errors[0].contains("which take at least"), "{}", errors[0]);
+        assert!(errors[1].contains("which take at least"), "{}", errors[1]);
+        assert!(
+            errors[2].contains("a part starts at point 1072693248"),
+            "{}",
+            errors[2]
+        );
+        let point = read[3].as_ref().unwrap();
+        assert_eq!(point.geometry, Some(Point::new(1.5, 2.5).into()));
+        assert_eq!(point.properties["ID"], "r3");
+    }
 
     #[test]
     fn holes_go_to_the_ring_that_holds_them() {
