@@ -34,27 +34,11 @@ psql -q "$BENCH_URL" -c "VACUUM ANALYZE features"
 start_server --tile-cache-mb 0
 curl -sf "http://127.0.0.1:$port/layers" > "$PG_WORK/layers.json"
 python3 benches/tile_lists.py "$PG_WORK" "$TILES_PER_ZOOM"
-cat > "$PG_WORK/tiles.lua" <<'LUA'
--- Each thread walks the fixed list from its own starting point; the second
--- argument, when given, is the Accept-Encoding to send.
-local paths = {}
-local headers = {}
-local i = 0
-function init(args)
-  for line in io.lines(args[1]) do paths[#paths + 1] = line end
-  if args[2] then headers["Accept-Encoding"] = args[2] end
-  i = math.random(#paths)
-end
-function request()
-  i = i % #paths + 1
-  return wrk.format("GET", paths[i], headers)
-end
-LUA
 # run_wrk LIST LABEL [ENCODING]
 run_wrk() {
   local list=$1 label=$2 n
   n=$(wc -l < "$PG_WORK/$list.paths")
-  wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --latency -s "$PG_WORK/tiles.lua" \
+  wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --latency -s benches/tiles.lua \
     "http://127.0.0.1:$port" -- "$PG_WORK/$list.paths" ${3:+"$3"} > "$PG_WORK/wrk.txt"
   local rps p50 p99 mbs errors
   rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$PG_WORK/wrk.txt")

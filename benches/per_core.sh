@@ -62,21 +62,9 @@ print(f"memory: {features} features; index estimate {health['index']['memory_byt
       f"({rss * 2**20 / features:.0f} bytes/feature, everything included)")
 PY
 python3 benches/tile_lists.py "$WORK" "$TILES_PER_ZOOM"
-cat > "$WORK/tiles.lua" <<'LUA'
-local paths, headers, i = {}, {}, 0
-function init(args)
-  for line in io.lines(args[1]) do paths[#paths + 1] = line end
-  if args[2] then headers["Accept-Encoding"] = args[2] end
-  i = math.random(#paths)
-end
-function request()
-  i = i % #paths + 1
-  return wrk.format("GET", paths[i], headers)
-end
-LUA
 run_wrk() {
   local list=$1 label=$2
-  taskset -c 1 wrk -t1 -c16 -d"${SECONDS_EACH}s" --latency -s "$WORK/tiles.lua" "$base" \
+  taskset -c 1 wrk -t1 -c16 -d"${SECONDS_EACH}s" --latency -s benches/tiles.lua "$base" \
     -- "$WORK/$list.paths" ${3:+"$3"} > "$WORK/wrk.txt"
   echo "tiles/$list/$label, server on 1 core: $(awk '/Requests\/sec/ {printf "%.0f", $2}' "$WORK/wrk.txt") tiles/s," \
     "p50 $(awk '$1 == "50%" {print $2}' "$WORK/wrk.txt"), p99 $(awk '$1 == "99%" {print $2}' "$WORK/wrk.txt")," \
