@@ -6,8 +6,6 @@
 //! owned by the fisheries authority. Departments are found from the
 //! application's own route, never hard-coded.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -18,7 +16,7 @@ use imgis::model::{GeometryType, LayerKind, LayerSpec, NewFeature};
 use imgis::store::DynStore;
 use serde_json::{json, Value};
 
-use common::server::{client_with_token, TestServer};
+use crate::common::server::{client_with_token, TestServer};
 
 /// The callers of the table, in column order.
 const CALLERS: [&str; 7] = [
@@ -44,7 +42,7 @@ struct Row {
 }
 
 async fn city() -> (tempfile::TempDir, DynStore, String, String) {
-    let (dir, store) = common::gpkg_store().await;
+    let (dir, store) = crate::common::gpkg_store().await;
     let store: DynStore = Arc::new(store);
     app::load_demo(
         &store,

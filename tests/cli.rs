@@ -2,8 +2,6 @@
 //! folder, the demo into both stores, GDAL reading the GeoPackage, and clear
 //! failures (database down, a file that is not a GeoPackage).
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -107,7 +105,7 @@ fn demo_into_gpkg_is_read_by_gdal_with_every_layer_and_count() {
 
 #[tokio::test]
 async fn demo_into_postgis_writes_valid_geometries_that_postgis_agrees_with() {
-    let url = common::postgis::fresh_database().await;
+    let url = crate::common::postgis::fresh_database().await;
     let dir = tempfile::tempdir().unwrap();
     let out = imgis(
         &["demo", "--database", &url, "--parcels", "400"],

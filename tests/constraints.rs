@@ -11,8 +11,6 @@
 //! - Identify finds a plot from a point on it; the nearest gas pipe's distance
 //!   equals PostGIS `ST_Distance` in EPSG:32639 within 1 cm.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -25,7 +23,7 @@ use imgis::store::DynStore;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use common::server::{test_config, TestServer};
+use crate::common::server::{test_config, TestServer};
 
 /// Overlaps agree with PostGIS within this fraction …
 const RELATIVE_TOLERANCE: f64 = 0.001;
@@ -37,7 +35,7 @@ const ABSOLUTE_TOLERANCE_M2: f64 = 0.01;
 /// A migrated PostGIS store in a fresh database, with the database's URL (the
 /// tests query PostGIS directly for the reference answers).
 async fn postgis() -> (DynStore, PgPool) {
-    let url = common::postgis::fresh_database().await;
+    let url = crate::common::postgis::fresh_database().await;
     let store = PostgisStore::connect(&url)
         .await
         .expect("connecting to the fresh database");

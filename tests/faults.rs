@@ -11,8 +11,6 @@
 //! - `kill -9` in the middle of an import leaves no layer, row, staging table
 //!   or partition behind.
 
-mod common;
-
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,9 +29,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::Command;
 
-use common::cluster::PrivateCluster;
-use common::postgis::fresh_database;
-use common::server::TestServer;
+use crate::common::cluster::PrivateCluster;
+use crate::common::postgis::fresh_database;
+use crate::common::server::TestServer;
 
 // ---------------------------------------------------------------- helpers
 

@@ -1,8 +1,6 @@
 //! The GeoPackage store as a file: a standard GeoPackage that GDAL reads, that
 //! survives a reopen, and that is never written when the file is not ours.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -62,7 +60,7 @@ async fn inspect(path: &Path) -> sqlx::SqliteConnection {
 
 #[tokio::test]
 async fn a_new_store_is_a_standard_geopackage() {
-    let (dir, store) = common::gpkg_store().await;
+    let (dir, store) = crate::common::gpkg_store().await;
     let path = dir.path().join("store.gpkg");
     assert_eq!(store.backend(), "gpkg");
     assert_eq!(store.location(), path.display().to_string());
@@ -122,7 +120,7 @@ async fn a_new_store_is_a_standard_geopackage() {
 
 #[tokio::test]
 async fn data_survives_close_and_reopen() {
-    let (dir, store) = common::gpkg_store().await;
+    let (dir, store) = crate::common::gpkg_store().await;
     let path = dir.path().join("store.gpkg");
     let code = "roads".parse().unwrap();
     store
@@ -158,7 +156,7 @@ async fn data_survives_close_and_reopen() {
 /// with "database is locked" half-way; readers run beside them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writes_queue_and_all_commit() {
-    let (_dir, store) = common::gpkg_store().await;
+    let (_dir, store) = crate::common::gpkg_store().await;
     let store = std::sync::Arc::new(store);
     for code in ["a", "b"] {
         store
@@ -330,7 +328,7 @@ fn ogrinfo(args: &[&str], file: &Path) -> String {
 
 #[tokio::test]
 async fn gdal_reads_every_layer() {
-    let (dir, store) = common::gpkg_store().await;
+    let (dir, store) = crate::common::gpkg_store().await;
     let path = dir.path().join("store.gpkg");
     let cyrillic = "Земельный участок №1";
 
@@ -459,11 +457,11 @@ async fn gdal_reads_every_layer() {
     );
 }
 
-/// Run with `cargo test --release --test gpkg_file -- --ignored --nocapture`.
+/// Run with `cargo test --release --test integration gpkg_file:: -- --ignored --nocapture`.
 #[tokio::test]
 #[ignore = "a timing, not a check; run in release"]
 async fn time_replace_300k_polygons() {
-    let (_dir, store) = common::gpkg_store().await;
+    let (_dir, store) = crate::common::gpkg_store().await;
     let code = "parcels".parse().unwrap();
     let mut s = spec("parcels", "Земельные участки", GeometryType::Polygon);
     s.kind = LayerKind::Parcels;

@@ -18,8 +18,6 @@
 //! `tests/fixtures/import/` (see its SOURCES.md); damaged copies, zips and
 //! bombs are made here in temporary folders.
 
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -30,7 +28,7 @@ use geo_types::{coord, Rect};
 use serde_json::{json, Value};
 use tokio::process::Command;
 
-use common::server::{test_config, TestServer};
+use crate::common::server::{test_config, TestServer};
 use imgis::config::Config;
 use imgis::store::postgis::PostgisStore;
 
@@ -147,7 +145,7 @@ impl Env {
     async fn with_config(backend: Backend, config: Config) -> Self {
         match backend {
             Backend::Postgis => {
-                let url = common::postgis::fresh_database().await;
+                let url = crate::common::postgis::fresh_database().await;
                 let store = PostgisStore::connect(&url)
                     .await
                     .expect("connecting to the fresh database");
@@ -159,7 +157,7 @@ impl Env {
                 }
             }
             Backend::Gpkg => {
-                let (dir, store) = common::gpkg_store().await;
+                let (dir, store) = crate::common::gpkg_store().await;
                 let path = dir.path().join("store.gpkg").display().to_string();
                 Self {
                     server: TestServer::start_with(config, Arc::new(store)).await,

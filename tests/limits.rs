@@ -17,8 +17,6 @@
 //! Slow and stalled bodies are written by hand on a TCP connection: reqwest
 //! sends bodies whole. Nothing here asserts how long anything took.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,11 +29,11 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use common::server::{test_config, TestServer};
+use crate::common::server::{test_config, TestServer};
 
 /// The demo city of a few hundred parcels in a fresh PostGIS database.
 async fn demo_store() -> DynStore {
-    let url = common::postgis::fresh_database().await;
+    let url = crate::common::postgis::fresh_database().await;
     let store = PostgisStore::connect(&url)
         .await
         .expect("connecting to the fresh database");

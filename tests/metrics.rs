@@ -7,8 +7,6 @@
 //! and the `imgis` binary's JSON logs carrying the request's span without its
 //! query string.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -19,7 +17,7 @@ use imgis::demo::DemoOptions;
 use imgis::store::DynStore;
 use serde_json::Value;
 
-use common::server::TestServer;
+use crate::common::server::TestServer;
 
 /// The demo city's centre (the Kremlin), lon/lat degrees.
 const CENTRE: (f64, f64) = (49.1056, 55.7989);
@@ -146,7 +144,7 @@ fn tile_at(lon: f64, lat: f64, z: u8) -> (u32, u32) {
 }
 
 async fn demo_server() -> (tempfile::TempDir, TestServer) {
-    let (dir, store) = common::gpkg_store().await;
+    let (dir, store) = crate::common::gpkg_store().await;
     let store: DynStore = Arc::new(store);
     app::load_demo(
         &store,
@@ -670,7 +668,7 @@ async fn the_binary_logs_json_lines_with_the_request_span() {
 /// at most 16 connections).
 #[tokio::test]
 async fn metrics_read_the_postgis_pool() {
-    let store: DynStore = Arc::new(common::postgis::postgis_store().await);
+    let store: DynStore = Arc::new(crate::common::postgis::postgis_store().await);
     let server = TestServer::start(store).await;
     let (_, samples) = scrape(&server).await;
     assert_eq!(must(&samples, "imgis_store_up", &[]), 1.0);

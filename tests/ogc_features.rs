@@ -3,8 +3,6 @@
 //! a whole layer through paging; the items' bbox query returns exactly what
 //! the index holds there; bad parameters get 400/404 JSON, never 500.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -15,10 +13,10 @@ use imgis::store::DynStore;
 use serde_json::Value;
 use tokio::process::Command;
 
-use common::server::TestServer;
+use crate::common::server::TestServer;
 
 async fn demo_server(parcels: usize) -> (tempfile::TempDir, TestServer) {
-    let (dir, store) = common::gpkg_store().await;
+    let (dir, store) = crate::common::gpkg_store().await;
     let store: DynStore = Arc::new(store);
     app::load_demo(&store, DemoOptions { parcels, seed: 42 })
         .await

@@ -7,8 +7,6 @@
 //! status and a content type the document lists for it. `GET /api.html`
 //! lists every path; the landing page links to both.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -18,7 +16,7 @@ use imgis::store::DynStore;
 use openapiv3::{OpenAPI, Parameter, ReferenceOr};
 use serde_json::{json, Value};
 
-use common::server::TestServer;
+use crate::common::server::TestServer;
 
 const OPENAPI_MEDIA_TYPE: &str = "application/vnd.oai.openapi+json;version=3.0";
 const DEMO_LON: f64 = 49.1056;
@@ -106,7 +104,7 @@ const TAGS: [&str; 8] = [
 ];
 
 async fn demo_server() -> (tempfile::TempDir, TestServer) {
-    let (dir, store) = common::gpkg_store().await;
+    let (dir, store) = crate::common::gpkg_store().await;
     let store: DynStore = Arc::new(store);
     app::load_demo(
         &store,

@@ -15,8 +15,6 @@
 //! The plots are found by asking the server's own constraints endpoint (which
 //! `tests/constraints.rs` checks against PostGIS), never by hard-coded ids.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -28,7 +26,7 @@ use imgis::store::postgis::PostgisStore;
 use imgis::store::DynStore;
 use serde_json::{json, Value};
 
-use common::server::{test_config, TestServer};
+use crate::common::server::{test_config, TestServer};
 
 /// Zone types an excavation order is routed by, and who approves in each
 /// (the regulations as data/catalog.toml writes them).
@@ -49,7 +47,7 @@ const EXCAVATION_ZONES: [(&str, &str); 10] = [
 const BUILDING_BLOCKERS: [&str; 2] = ["red_lines", "natural_recreational"];
 
 async fn postgis_demo(parcels: usize) -> DynStore {
-    let url = common::postgis::fresh_database().await;
+    let url = crate::common::postgis::fresh_database().await;
     let store = PostgisStore::connect(&url).await.expect("connecting");
     store.migrate().await.expect("migrating");
     let store: DynStore = Arc::new(store);
@@ -60,7 +58,7 @@ async fn postgis_demo(parcels: usize) -> DynStore {
 }
 
 async fn gpkg_demo(parcels: usize) -> (tempfile::TempDir, DynStore) {
-    let (dir, store) = common::gpkg_store().await;
+    let (dir, store) = crate::common::gpkg_store().await;
     let store: DynStore = Arc::new(store);
     app::load_demo(&store, DemoOptions { parcels, seed: 42 })
         .await

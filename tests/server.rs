@@ -2,8 +2,6 @@
 //! database), real HTTP on 127.0.0.1: health, layers, parcels, bad input, and
 //! the write path keeping index and store in step.
 
-mod common;
-
 use std::sync::Arc;
 
 use geo::{polygon, HasDimensions};
@@ -12,7 +10,7 @@ use imgis::demo::DemoOptions;
 use imgis::model::{Cadastral, LayerCode, NewFeature};
 use imgis::store::DynStore;
 
-use common::server::TestServer;
+use crate::common::server::TestServer;
 
 const PARCELS: usize = 300;
 
@@ -30,14 +28,14 @@ async fn demo_store(store: DynStore) -> DynStore {
 }
 
 async fn gpkg() -> (tempfile::TempDir, DynStore) {
-    let (dir, store) = common::gpkg_store().await;
+    let (dir, store) = crate::common::gpkg_store().await;
     (dir, demo_store(Arc::new(store)).await)
 }
 
 async fn postgis() -> ((), DynStore) {
     (
         (),
-        demo_store(Arc::new(common::postgis::postgis_store().await)).await,
+        demo_store(Arc::new(crate::common::postgis::postgis_store().await)).await,
     )
 }
 

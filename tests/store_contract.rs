@@ -1,9 +1,7 @@
 //! The store contract (`tests/common/contract.rs`) run against every backend:
 //! one `#[tokio::test]` per contract case and backend, named `<backend>_<case>`.
 
-mod common;
-
-use common::contract;
+use crate::common::contract;
 use futures::StreamExt;
 
 /// Instantiates contract cases for one backend. `setup` is an async fn returning
@@ -23,7 +21,7 @@ macro_rules! contract_tests {
 
 // GeoPackage: a fresh file per case.
 contract_tests! {
-    setup: common::gpkg_store;
+    setup: crate::common::gpkg_store;
     gpkg_round_trip_every_geometry_type => round_trip_every_geometry_type,
     gpkg_cadastral_lookup => cadastral_lookup,
     gpkg_layer_versions => layer_versions,
@@ -67,7 +65,7 @@ contract_tests! {
 
 /// PostGIS: a fresh database per case, cloned from the PostGIS template.
 async fn postgis_setup() -> ((), imgis::store::postgis::PostgisStore) {
-    ((), common::postgis::postgis_store().await)
+    ((), crate::common::postgis::postgis_store().await)
 }
 
 // PostGIS only: how the features are laid out (migrations/postgis/0003).
@@ -110,7 +108,7 @@ async fn postgis_partition_per_layer() {
     use imgis::model::{GeometryType, LayerKind, LayerSpec, NewFeature};
     use imgis::store::{ImportWrite, Store};
 
-    let store = common::postgis::postgis_store().await;
+    let store = crate::common::postgis::postgis_store().await;
     let spec = |code: &str| LayerSpec {
         code: code.parse().expect("valid code"),
         title: code.into(),
@@ -200,7 +198,7 @@ async fn postgis_migration_to_partitions() {
     use imgis::model::{Cadastral, NewFeature, Properties};
     use imgis::store::Store;
 
-    let url = common::postgis::fresh_database().await;
+    let url = crate::common::postgis::fresh_database().await;
     // Migrations 0001 and 0002 only: the same files (so the same checksums) in a folder of their own.
     let old = tempfile::tempdir().expect("temp dir");
     for name in ["0001_core.sql", "0002_applications.sql"] {
@@ -311,14 +309,14 @@ async fn postgis_migration_to_partitions() {
 /// How long imports into PostGIS take: 354 000 polygons of 21 vertices and 6
 /// properties (the size of benches/compare_postgis_import.sh's file), in
 /// batches of 4096, made beforehand so that only the store is timed. Run:
-/// `cargo test --release --test store_contract import_speed -- --ignored --nocapture`
+/// `cargo test --release --test integration store_contract::postgis_import_speed -- --ignored --nocapture`
 /// (IMPORT_FEATURES to change the count, IMPORT_NUMBERED=1 to give every
 /// feature a cadastral number).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark: run it on purpose, in release"]
 async fn postgis_import_speed() {
     use sqlx::Connection;
-    let url = common::postgis::fresh_database().await;
+    let url = crate::common::postgis::fresh_database().await;
     let store = imgis::store::postgis::PostgisStore::connect(&url)
         .await
         .expect("connect");
@@ -328,7 +326,7 @@ async fn postgis_import_speed() {
     // A few hundred MB: do not leave them behind, even when the run failed.
     store.pool().close().await;
     let name = url.rsplit('/').next().expect("a database name");
-    let mut admin = sqlx::PgConnection::connect(&common::postgis::cluster_url())
+    let mut admin = sqlx::PgConnection::connect(&crate::common::postgis::cluster_url())
         .await
         .expect("connect to the cluster");
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
@@ -344,7 +342,7 @@ async fn postgis_import_speed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a benchmark: run it on purpose, in release"]
 async fn gpkg_import_speed() {
-    let (_dir, store) = common::gpkg_store().await;
+    let (_dir, store) = crate::common::gpkg_store().await;
     import_speed(&store).await;
 }
 
@@ -465,7 +463,7 @@ async fn gpkg_import_narrows_the_table_too() {
     use imgis::model::{GeometryType, LayerKind, LayerSpec, NewFeature, Properties};
     use imgis::store::{ImportWrite, Store};
 
-    let (dir, store) = common::gpkg_store().await;
+    let (dir, store) = crate::common::gpkg_store().await;
     let square = |x: f64| {
         geo_types::Polygon::new(
             vec![(x, 55.0), (x + 0.01, 55.0), (x + 0.01, 55.01)].into(),

@@ -10,8 +10,6 @@
 //! The tiles are checked against what `imgis::tiles::render` makes for the same
 //! addresses, byte for byte.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::f64::consts::PI;
 use std::path::{Path, PathBuf};
@@ -749,7 +747,7 @@ async fn the_server_answers_archive_tiles_and_tilejson() {
     )
     .unwrap();
     let independent = spec::Archive::read(&tiles_dir.join("centre.pmtiles"));
-    let (_store_dir, store) = common::gpkg_store().await;
+    let (_store_dir, store) = crate::common::gpkg_store().await;
     let mut config = imgis::config::Config::for_store(imgis::config::StoreConfig::Gpkg {
         path: "unused".into(),
     });

@@ -4,8 +4,6 @@
 //! layer's cached tiles; conditional requests and gzip; TileJSON and the OGC
 //! API – Tiles paths; bad requests.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::sync::Arc;
@@ -21,14 +19,14 @@ use imgis::tiles::{render, TileCoord, TileOptions};
 use mvt_reader::feature::Value as MvtValue;
 use serde_json::Value;
 
-use common::server::{test_config, TestServer};
+use crate::common::server::{test_config, TestServer};
 
 /// The demo city's centre (the Kremlin), lon/lat degrees.
 const CENTRE: (f64, f64) = (49.1056, 55.7989);
 const EXTENT: f64 = 4096.0;
 
 async fn demo_server(parcels: usize, tile_cache_mb: usize) -> (tempfile::TempDir, TestServer) {
-    let (dir, store) = common::gpkg_store().await;
+    let (dir, store) = crate::common::gpkg_store().await;
     let store: DynStore = Arc::new(store);
     app::load_demo(&store, DemoOptions { parcels, seed: 7 })
         .await

@@ -10,8 +10,6 @@
 //! `chromium`); without them the test fails and says what to install. It runs
 //! `npm ci --prefix tests/web` itself when `tests/web/node_modules` is missing.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
@@ -21,7 +19,7 @@ use imgis::app;
 use imgis::demo::DemoOptions;
 use imgis::model::LayerCode;
 
-use common::server::TestServer;
+use crate::common::server::TestServer;
 use imgis::auth::Role;
 
 /// Enough plots for several cadastral quarters with their networks and zones.
@@ -110,7 +108,7 @@ async fn web_map_in_a_real_browser() {
     let web_tests = root.join("tests").join("web");
     install_test_dependencies(&web_tests).await;
 
-    let (_dir, store) = common::gpkg_store().await;
+    let (_dir, store) = crate::common::gpkg_store().await;
     let store: imgis::store::DynStore = Arc::new(store);
     app::load_demo(
         &store,

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 //!
-//! Each test binary includes this module with `mod common;` and uses only part
-//! of it, hence the `dead_code` allowance.
+//! A module of the one test binary (tests/integration.rs). Some helpers serve
+//! only tests that are ignored by default, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
 pub mod cluster;
