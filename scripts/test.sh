@@ -32,13 +32,9 @@ if ! "$VENV/bin/python" -c "import owslib, sys; sys.exit(owslib.__version__ != '
   "$VENV/bin/pip" install -q --disable-pip-version-check "owslib==$OWSLIB_VERSION"
 fi
 export IMGIS_TEST_PYTHON="$PWD/$VENV/bin/python"
-# The load test (tests/load.rs, benches/load_test.sh) drives a release build:
-# a debug build would measure the compiler's settings, not imgis.
+# The load test (tests/load.rs, benches/load_test.sh) drives the test build's
+# imgis with wrk.
 ensure_packages wrk curl
-build_args=()
-for a in "$@"; do [ "$a" = --locked ] && build_args+=(--locked); done
-cargo build --release "${build_args[@]}" --bin imgis
-export IMGIS_RELEASE_BIN="$PWD/target/release/imgis"
 start_throwaway_postgis
 
 status=0

@@ -7,11 +7,9 @@
 //! application's own route, never hard-coded.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use imgis::app;
 use imgis::auth::Role;
-use imgis::demo::DemoOptions;
 use imgis::model::{GeometryType, LayerKind, LayerSpec, NewFeature};
 use imgis::store::DynStore;
 use serde_json::{json, Value};
@@ -42,17 +40,7 @@ struct Row {
 }
 
 async fn city() -> (tempfile::TempDir, DynStore, String, String) {
-    let (dir, store) = crate::common::gpkg_store().await;
-    let store: DynStore = Arc::new(store);
-    app::load_demo(
-        &store,
-        DemoOptions {
-            parcels: 400,
-            seed: 42,
-        },
-    )
-    .await
-    .expect("demo city");
+    let (dir, store) = crate::common::gpkg_demo(400, 42).await;
     let parcels = store
         .features(&"parcels".parse().unwrap())
         .await

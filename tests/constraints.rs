@@ -15,8 +15,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use geo::InteriorPoint;
-use imgis::app;
-use imgis::demo::DemoOptions;
 use imgis::model::{GeometryType, LayerKind, LayerSpec, NewFeature, Properties};
 use imgis::store::postgis::PostgisStore;
 use imgis::store::DynStore;
@@ -48,9 +46,7 @@ async fn postgis() -> (DynStore, PgPool) {
 
 async fn demo(parcels: usize) -> (DynStore, PgPool) {
     let (store, pool) = postgis().await;
-    app::load_demo(&store, DemoOptions { parcels, seed: 42 })
-        .await
-        .expect("loading the demo city");
+    crate::common::load_demo(&store, parcels, 42).await;
     (store, pool)
 }
 

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use geo_types::{point, Geometry};
 use imgis::app;
-use imgis::demo::DemoOptions;
 use imgis::model::{props, GeometryType, LayerCode, LayerKind, LayerSpec, NewFeature};
 use imgis::store::postgis::PostgisStore;
 use imgis::store::{DynStore, ImportWrite, Store, StoreError, StoreEvent, StoreWatch};
@@ -32,6 +31,7 @@ use tokio::process::Command;
 use crate::common::cluster::PrivateCluster;
 use crate::common::postgis::fresh_database;
 use crate::common::server::TestServer;
+use crate::common::tile_of;
 
 // ---------------------------------------------------------------- helpers
 
@@ -98,16 +98,6 @@ async fn postgis_on(url: &str) -> PostgisStore {
         .expect("connecting to the test database");
     store.migrate().await.expect("migrating");
     store
-}
-
-/// The tile (z, x, y) holding a lon/lat point, Web Mercator.
-fn tile_of(lon: f64, lat: f64, z: u8) -> (u8, u32, u32) {
-    let n = f64::from(1u32 << z);
-    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let lat = lat.to_radians();
-    let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor()
-        as u32;
-    (z, x, y)
 }
 
 /// The feature ids in one layer's MVT tile (none for 204, an empty tile).
@@ -495,15 +485,7 @@ async fn reads_survive_the_database_stopping_and_starting() {
     let cluster = PrivateCluster::start().await;
     let url = cluster.url();
     let store: DynStore = Arc::new(postgis_on(&url).await);
-    app::load_demo(
-        &store,
-        DemoOptions {
-            parcels: 300,
-            seed: 42,
-        },
-    )
-    .await
-    .expect("the demo city");
+    crate::common::load_demo(&store, 300, 42).await;
     store.create_layer(&points_spec("notes")).await.unwrap();
     store
         .append_features(&code("notes"), (0..3).map(point_feature).collect())

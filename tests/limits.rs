@@ -17,38 +17,20 @@
 //! Slow and stalled bodies are written by hand on a TCP connection: reqwest
 //! sends bodies whole. Nothing here asserts how long anything took.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use imgis::app;
 use imgis::config::Config;
-use imgis::demo::DemoOptions;
-use imgis::store::postgis::PostgisStore;
 use imgis::store::{DynStore, Store};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::common::server::{test_config, TestServer};
+use crate::common::tile_of;
 
 /// The demo city of a few hundred parcels in a fresh PostGIS database.
 async fn demo_store() -> DynStore {
-    let url = crate::common::postgis::fresh_database().await;
-    let store = PostgisStore::connect(&url)
-        .await
-        .expect("connecting to the fresh database");
-    store.migrate().await.expect("migrating");
-    let store: DynStore = Arc::new(store);
-    app::load_demo(
-        &store,
-        DemoOptions {
-            parcels: 300,
-            seed: 42,
-        },
-    )
-    .await
-    .expect("loading the demo city");
-    store
+    crate::common::postgis_demo(300, 42).await
 }
 
 /// A server over `store` with the test config changed by `set`.
@@ -770,14 +752,4 @@ async fn expensive_reads_wait_their_turn_then_get_429() {
     assert_eq!((status, page["numberReturned"].as_u64()), (200, Some(2)));
     patient.stop().await;
     server.stop().await;
-}
-
-/// The XYZ tile holding (lon, lat) degrees at zoom `z` (Web Mercator).
-fn tile_of(lon: f64, lat: f64, z: u8) -> (u8, u32, u32) {
-    let n = f64::from(1u32 << z);
-    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let lat = lat.to_radians();
-    let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor()
-        as u32;
-    (z, x, y)
 }

@@ -12,12 +12,11 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use imgis::app;
-use imgis::demo::DemoOptions;
 use imgis::store::DynStore;
 use serde_json::Value;
 
 use crate::common::server::TestServer;
+use crate::common::tile_of;
 
 /// The demo city's centre (the Kremlin), lon/lat degrees.
 const CENTRE: (f64, f64) = (49.1056, 55.7989);
@@ -134,27 +133,8 @@ fn must(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     value(samples, name, labels).unwrap_or_else(|| panic!("no sample {name}{labels:?}"))
 }
 
-/// The XYZ tile holding a lon/lat point (degrees) at zoom `z` (spherical Mercator).
-fn tile_at(lon: f64, lat: f64, z: u8) -> (u32, u32) {
-    let n = f64::from(1u32 << z);
-    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let phi = lat.to_radians();
-    let y = ((1.0 - (phi.tan() + 1.0 / phi.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor();
-    (x, y as u32)
-}
-
 async fn demo_server() -> (tempfile::TempDir, TestServer) {
-    let (dir, store) = crate::common::gpkg_store().await;
-    let store: DynStore = Arc::new(store);
-    app::load_demo(
-        &store,
-        DemoOptions {
-            parcels: 300,
-            seed: 11,
-        },
-    )
-    .await
-    .expect("loading the demo city");
+    let (dir, store) = crate::common::gpkg_demo(300, 11).await;
     (dir, TestServer::start(store).await)
 }
 
@@ -213,7 +193,7 @@ async fn scrape(server: &TestServer) -> (String, Vec<Sample>) {
 async fn metrics_count_requests_tiles_layers_imports_and_the_store() {
     let (_dir, server) = demo_server().await;
     let tile_path = {
-        let (x, y) = tile_at(CENTRE.0, CENTRE.1, 15);
+        let (_, x, y) = tile_of(CENTRE.0, CENTRE.1, 15);
         format!("/tiles/parcels/15/{x}/{y}.mvt")
     };
 

@@ -4,23 +4,15 @@
 //! the index holds there; bad parameters get 400/404 JSON, never 500.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use geo_types::{coord, Rect};
-use imgis::app;
-use imgis::demo::DemoOptions;
-use imgis::store::DynStore;
 use serde_json::Value;
 use tokio::process::Command;
 
 use crate::common::server::TestServer;
 
 async fn demo_server(parcels: usize) -> (tempfile::TempDir, TestServer) {
-    let (dir, store) = crate::common::gpkg_store().await;
-    let store: DynStore = Arc::new(store);
-    app::load_demo(&store, DemoOptions { parcels, seed: 42 })
-        .await
-        .expect("loading the demo city");
+    let (dir, store) = crate::common::gpkg_demo(parcels, 42).await;
     (dir, TestServer::start(store).await)
 }
 

@@ -8,11 +8,7 @@
 //! lists every path; the landing page links to both.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
-use imgis::app;
-use imgis::demo::DemoOptions;
-use imgis::store::DynStore;
 use openapiv3::{OpenAPI, Parameter, ReferenceOr};
 use serde_json::{json, Value};
 
@@ -104,17 +100,7 @@ const TAGS: [&str; 8] = [
 ];
 
 async fn demo_server() -> (tempfile::TempDir, TestServer) {
-    let (dir, store) = crate::common::gpkg_store().await;
-    let store: DynStore = Arc::new(store);
-    app::load_demo(
-        &store,
-        DemoOptions {
-            parcels: 400,
-            seed: 42,
-        },
-    )
-    .await
-    .expect("loading the demo city");
+    let (dir, store) = crate::common::gpkg_demo(400, 42).await;
     (dir, TestServer::start(store).await)
 }
 

@@ -16,13 +16,9 @@
 //! `tests/constraints.rs` checks against PostGIS), never by hard-coded ids.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use geo::{BooleanOps, BoundingRect, InteriorPoint};
 use geo_types::{Geometry, MultiPolygon, Rect};
-use imgis::app;
-use imgis::demo::DemoOptions;
-use imgis::store::postgis::PostgisStore;
 use imgis::store::DynStore;
 use serde_json::{json, Value};
 
@@ -45,26 +41,6 @@ const EXCAVATION_ZONES: [(&str, &str); 10] = [
 
 /// Zone types where a building permit is refused outright for any plot.
 const BUILDING_BLOCKERS: [&str; 2] = ["red_lines", "natural_recreational"];
-
-async fn postgis_demo(parcels: usize) -> DynStore {
-    let url = crate::common::postgis::fresh_database().await;
-    let store = PostgisStore::connect(&url).await.expect("connecting");
-    store.migrate().await.expect("migrating");
-    let store: DynStore = Arc::new(store);
-    app::load_demo(&store, DemoOptions { parcels, seed: 42 })
-        .await
-        .expect("loading the demo city");
-    store
-}
-
-async fn gpkg_demo(parcels: usize) -> (tempfile::TempDir, DynStore) {
-    let (dir, store) = crate::common::gpkg_store().await;
-    let store: DynStore = Arc::new(store);
-    app::load_demo(&store, DemoOptions { parcels, seed: 42 })
-        .await
-        .expect("loading the demo city");
-    (dir, store)
-}
 
 /// Every parcel's cadastral number and attributes, in store order.
 async fn parcels(store: &DynStore) -> Vec<(String, Value)> {
@@ -200,7 +176,7 @@ fn approval<'a>(route: &'a Value, department: &str) -> &'a Value {
 
 #[tokio::test]
 async fn planners_scenarios_route_as_the_regulations_say() {
-    let store = postgis_demo(5_000).await;
+    let store = crate::common::postgis_demo(5_000, 42).await;
     let all = parcels(&store).await;
     let server = TestServer::start(store.clone()).await;
 
@@ -637,18 +613,18 @@ async fn lifecycle(store: DynStore) {
 
 #[tokio::test]
 async fn an_application_lives_through_its_decisions_on_postgis() {
-    lifecycle(postgis_demo(3_000).await).await;
+    lifecycle(crate::common::postgis_demo(3_000, 42).await).await;
 }
 
 #[tokio::test]
 async fn an_application_lives_through_its_decisions_in_the_geopackage() {
-    let (_dir, store) = gpkg_demo(3_000).await;
+    let (_dir, store) = crate::common::gpkg_demo(3_000, 42).await;
     lifecycle(store).await;
 }
 
 #[tokio::test]
 async fn bad_input_gets_json_errors_and_writes_nothing() {
-    let (_dir, store) = gpkg_demo(1_000).await;
+    let (_dir, store) = crate::common::gpkg_demo(1_000, 42).await;
     let all = parcels(&store).await;
     let server = TestServer::start(store.clone()).await;
     let plot = &all[0].0;
@@ -876,7 +852,7 @@ async fn bad_input_gets_json_errors_and_writes_nothing() {
 
 #[tokio::test]
 async fn the_catalog_is_data_the_store_keeps() {
-    let (dir, store) = gpkg_demo(500).await;
+    let (dir, store) = crate::common::gpkg_demo(500, 42).await;
     let server = TestServer::start(store.clone()).await;
     let (status, catalog) = server.get_json("/catalog").await;
     assert_eq!(status, 200);

@@ -2,11 +2,7 @@
 //! database), real HTTP on 127.0.0.1: health, layers, parcels, bad input, and
 //! the write path keeping index and store in step.
 
-use std::sync::Arc;
-
 use geo::{polygon, HasDimensions};
-use imgis::app;
-use imgis::demo::DemoOptions;
 use imgis::model::{Cadastral, LayerCode, NewFeature};
 use imgis::store::DynStore;
 
@@ -14,29 +10,12 @@ use crate::common::server::TestServer;
 
 const PARCELS: usize = 300;
 
-async fn demo_store(store: DynStore) -> DynStore {
-    app::load_demo(
-        &store,
-        DemoOptions {
-            parcels: PARCELS,
-            seed: 42,
-        },
-    )
-    .await
-    .expect("loading the demo city");
-    store
-}
-
 async fn gpkg() -> (tempfile::TempDir, DynStore) {
-    let (dir, store) = crate::common::gpkg_store().await;
-    (dir, demo_store(Arc::new(store)).await)
+    crate::common::gpkg_demo(PARCELS, 42).await
 }
 
 async fn postgis() -> ((), DynStore) {
-    (
-        (),
-        demo_store(Arc::new(crate::common::postgis::postgis_store().await)).await,
-    )
+    ((), crate::common::postgis_demo(PARCELS, 42).await)
 }
 
 macro_rules! on_both_backends {

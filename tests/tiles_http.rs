@@ -10,40 +10,24 @@ use std::sync::Arc;
 
 use geo::BoundingRect;
 use geo_types::{Geometry, Rect};
-use imgis::app;
-use imgis::demo::DemoOptions;
 use imgis::index::LayerIndex;
 use imgis::model::{LayerCode, NewFeature};
-use imgis::store::DynStore;
 use imgis::tiles::{render, TileCoord, TileOptions};
 use mvt_reader::feature::Value as MvtValue;
 use serde_json::Value;
 
 use crate::common::server::{test_config, TestServer};
+use crate::common::tile_of;
 
 /// The demo city's centre (the Kremlin), lon/lat degrees.
 const CENTRE: (f64, f64) = (49.1056, 55.7989);
 const EXTENT: f64 = 4096.0;
 
 async fn demo_server(parcels: usize, tile_cache_mb: usize) -> (tempfile::TempDir, TestServer) {
-    let (dir, store) = crate::common::gpkg_store().await;
-    let store: DynStore = Arc::new(store);
-    app::load_demo(&store, DemoOptions { parcels, seed: 7 })
-        .await
-        .expect("loading the demo city");
+    let (dir, store) = crate::common::gpkg_demo(parcels, 7).await;
     let mut config = test_config();
     config.tile_cache_mb = tile_cache_mb;
     (dir, TestServer::start_with(config, store).await)
-}
-
-/// The XYZ tile holding a lon/lat point (degrees) at zoom `z`, by the
-/// spherical Mercator formulas (written here apart from the server's).
-fn tile_at(lon: f64, lat: f64, z: u8) -> (u32, u32) {
-    let n = f64::from(1u32 << z);
-    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let phi = lat.to_radians();
-    let y = ((1.0 - (phi.tan() + 1.0 / phi.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor();
-    (x, y as u32)
 }
 
 /// Lon/lat degrees → tile pixels (x right, y down) of tile z/x/y.
@@ -138,7 +122,7 @@ async fn tiles_hold_the_index_features_within_a_pixel() {
     let mut checked_parcels = 0;
     let mut features_seen = 0;
     for z in [14u8, 15, 16] {
-        let (cx, cy) = tile_at(CENTRE.0, CENTRE.1, z);
+        let (_, cx, cy) = tile_of(CENTRE.0, CENTRE.1, z);
         for (x, y) in [(cx, cy), (cx + 1, cy), (cx, cy + 1), (cx - 1, cy - 1)] {
             let tile = TileCoord::new(z, x, y).unwrap();
             let a = get(&server, &format!("/tiles/{list}/{z}/{x}/{y}.mvt"), &[]).await;
@@ -296,7 +280,7 @@ fn as_new(index: &LayerIndex) -> Vec<NewFeature> {
 async fn an_edit_changes_its_layer_tiles_and_leaves_other_layers_cached() {
     let (_dir, server) = demo_server(800, 64).await;
     let z = 16;
-    let (x, y) = tile_at(CENTRE.0, CENTRE.1, z);
+    let (_, x, y) = tile_of(CENTRE.0, CENTRE.1, z);
     let parcels_path = format!("/tiles/parcels/{z}/{x}/{y}.mvt");
     let streets_path = format!("/tiles/streets/{z}/{x}/{y}.mvt");
     let both_path = format!("/tiles/parcels,streets/{z}/{x}/{y}.mvt");
@@ -415,7 +399,7 @@ async fn an_edit_changes_its_layer_tiles_and_leaves_other_layers_cached() {
 async fn conditional_requests_gzip_and_empty_tiles() {
     let (_dir, server) = demo_server(300, 64).await;
     let z = 15;
-    let (x, y) = tile_at(CENTRE.0, CENTRE.1, z);
+    let (_, x, y) = tile_of(CENTRE.0, CENTRE.1, z);
     let path = format!("/tiles/parcels,streets/{z}/{x}/{y}.mvt");
     let plain = get(&server, &path, &[]).await;
     assert_eq!(plain.status, 200);
@@ -605,7 +589,7 @@ async fn tilejson_and_ogc_tiles_describe_the_same_tiles() {
     let template = item["href"].as_str().unwrap();
     let limits = tileset["tileMatrixSetLimits"].as_array().unwrap();
     assert_eq!(limits.len(), 7, "z14 to z20");
-    let (x, y) = tile_at(CENTRE.0, CENTRE.1, 15);
+    let (_, x, y) = tile_of(CENTRE.0, CENTRE.1, 15);
     let z15 = limits.iter().find(|l| l["tileMatrix"] == "15").unwrap();
     assert!(z15["minTileCol"].as_u64().unwrap() <= u64::from(x));
     assert!(u64::from(y) <= z15["maxTileRow"].as_u64().unwrap());

@@ -12,11 +12,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::Arc;
 use std::time::Duration;
 
-use imgis::app;
-use imgis::demo::DemoOptions;
 use imgis::model::LayerCode;
 
 use crate::common::server::TestServer;
@@ -108,17 +105,7 @@ async fn web_map_in_a_real_browser() {
     let web_tests = root.join("tests").join("web");
     install_test_dependencies(&web_tests).await;
 
-    let (_dir, store) = crate::common::gpkg_store().await;
-    let store: imgis::store::DynStore = Arc::new(store);
-    app::load_demo(
-        &store,
-        DemoOptions {
-            parcels: PARCELS,
-            seed: 42,
-        },
-    )
-    .await
-    .expect("loading the demo city");
+    let (_dir, store) = crate::common::gpkg_demo(PARCELS, 42).await;
     let server = TestServer::start(store).await;
 
     // The plots by their distance from the middle of the parcels. The nearest
