@@ -72,12 +72,12 @@ impl App {
     ) -> Result<WriteOutcome, AppError> {
         self.check_editable(code)?;
         let outcome = {
-            let lock = self.write_lock(code);
-            let _guard = lock.lock().await;
+            let _guard = self.lock_for_write(code).await?;
             let outcome = match put {
-                Some(feature) => self.store.replace_feature(code, id, feature).await?,
-                None => self.store.delete_feature(code, id).await?,
-            };
+                Some(feature) => self.store.replace_feature(code, id, feature).await,
+                None => self.store.delete_feature(code, id).await,
+            }
+            .map_err(|e| self.noted(e))?;
             let applied =
                 self.index
                     .edit(outcome.layer.clone(), id, outcome.features.first().cloned());

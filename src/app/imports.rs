@@ -233,8 +233,7 @@ impl App {
         // dropped midway: the client gone, a request timeout).
         let counted = self.metrics().import_started();
         let report = {
-            let lock = self.write_lock(&code);
-            let _guard = lock.lock().await;
+            let _guard = self.lock_for_write(&code).await?;
             let taken = self.cadastral_numbers_besides(&options);
             let append = options.mode == Mode::Append;
             let (report, written) = import_into_store(
@@ -246,7 +245,8 @@ impl App {
                 taken,
                 progress,
             )
-            .await?;
+            .await
+            .map_err(|e| self.noted(e))?;
             counted.finished(report.outcome);
             match written {
                 // An append's outcome holds the new features only: the index

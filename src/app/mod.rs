@@ -82,6 +82,9 @@ pub struct App {
     /// One lock per layer, held from the store write until the index has the
     /// result, so the index applies a layer's writes in commit order.
     write_locks: Mutex<HashMap<LayerCode, Arc<tokio::sync::Mutex<()>>>>,
+    /// When a write last found the store unreachable, and why: a write that
+    /// was queued behind it answers the same at once (see [`App::lock_for_write`]).
+    unreachable: Mutex<Option<(Instant, String)>>,
     stats: Mutex<IndexStats>,
     tile_cache: TileCache,
     archives: ArchiveSet,
@@ -199,6 +202,7 @@ impl App {
             index: Index::new(),
             config,
             write_locks: Mutex::default(),
+            unreachable: Mutex::default(),
             stats: Mutex::default(),
             tile_cache,
             archives,
@@ -366,6 +370,52 @@ impl App {
             .clone()
     }
 
+    /// Takes `code`'s write lock for a client's write. A write that had to
+    /// wait for it while the write before it found the store unreachable
+    /// answers 503 at once, as that one did. Otherwise, during an outage, the
+    /// writes queued on one layer would each wait out the pool's 3 s in turn,
+    /// the tenth clerk half a minute for the same answer. A write that finds
+    /// the lock free still tries the store, so the first one after the outage
+    /// gets through.
+    async fn lock_for_write(
+        &self,
+        code: &LayerCode,
+    ) -> Result<tokio::sync::OwnedMutexGuard<()>, AppError> {
+        let lock = self.write_lock(code);
+        if let Ok(guard) = lock.clone().try_lock_owned() {
+            return Ok(guard);
+        }
+        let waiting_since = Instant::now();
+        let guard = lock.lock_owned().await;
+        let seen = self
+            .unreachable
+            .lock()
+            .expect("never held across a panic")
+            .clone();
+        match seen {
+            Some((at, reason)) if at >= waiting_since => {
+                Err(AppError::Store(StoreError::Connect {
+                    target: "the store".into(),
+                    reason,
+                }))
+            }
+            _ => Ok(guard),
+        }
+    }
+
+    /// Passes a write's error on, noting when it says the store is unreachable
+    /// (for [`App::lock_for_write`]).
+    fn noted(&self, e: impl Into<AppError>) -> AppError {
+        let e = e.into();
+        if let AppError::Store(store) = &e {
+            if store.is_unavailable() {
+                *self.unreachable.lock().expect("never held across a panic") =
+                    Some((Instant::now(), store.to_string()));
+            }
+        }
+        e
+    }
+
     /// Replaces a layer's features: store (one transaction), then index.
     pub async fn replace_features(
         &self,
@@ -373,9 +423,12 @@ impl App {
         features: Vec<NewFeature>,
     ) -> Result<Layer, AppError> {
         let layer = {
-            let lock = self.write_lock(code);
-            let _guard = lock.lock().await;
-            let outcome = self.store.replace_features(code, features).await?;
+            let _guard = self.lock_for_write(code).await?;
+            let outcome = self
+                .store
+                .replace_features(code, features)
+                .await
+                .map_err(|e| self.noted(e))?;
             let layer = outcome.layer.clone();
             self.publish_layer(outcome.layer, outcome.features).await?;
             layer
@@ -401,9 +454,12 @@ impl App {
         features: Vec<NewFeature>,
     ) -> Result<(Layer, Vec<FeatureId>), AppError> {
         let done = {
-            let lock = self.write_lock(code);
-            let _guard = lock.lock().await;
-            let outcome = self.store.append_features(code, features).await?;
+            let _guard = self.lock_for_write(code).await?;
+            let outcome = self
+                .store
+                .append_features(code, features)
+                .await
+                .map_err(|e| self.noted(e))?;
             let done = (
                 outcome.layer.clone(),
                 outcome.features.iter().map(|f| f.id).collect(),
