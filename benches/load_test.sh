@@ -60,18 +60,15 @@ curl -sf "$base/health" >/dev/null || { echo "load: imgis did not start" >&2; ex
 curl -sf "$base/layers" > "$WORK/layers.json"
 curl -sf "$base/collections/parcels/items?limit=2000" > "$WORK/parcels.json"
 python3 - "$WORK" <<'PY'
-import json, math, random, sys
+import json, random, sys
+sys.path.insert(0, "benches")
+from tile_lists import tile
 work = sys.argv[1]
 layers = json.load(open(f"{work}/layers.json"))["layers"]
 parcels = json.load(open(f"{work}/parcels.json"))["features"]
 cadastrals = [p["properties"]["cadastral"] for p in parcels if p["properties"].get("cadastral")]
 w, s, e, n = next(l["bbox"] for l in layers if l["code"] == "parcels")
 rng = random.Random(7)
-def tile(lon, lat, z):
-    k = 2 ** z
-    phi = math.radians(lat)
-    return (int((lon + 180) / 360 * k),
-            int((1 - math.log(math.tan(phi) + 1 / math.cos(phi)) / math.pi) / 2 * k))
 composite = ",".join(l["code"] for l in layers)
 paths = []
 for i in range(3000):

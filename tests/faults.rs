@@ -127,35 +127,60 @@ async fn tile_ids(server: &TestServer, layer: &str, (z, x, y): (u8, u32, u32)) -
 }
 
 /// Polls `check` every 100 ms until it returns `Some`, for at most `seconds`.
-async fn within<T, F, Fut>(seconds: u64, what: &str, mut check: F) -> T
+async fn within<T, F, Fut>(seconds: u64, what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {seconds} s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let limit = Duration::from_secs(seconds);
+    poll(
+        Instant::now(),
+        limit,
+        Duration::from_millis(100),
+        what,
+        check,
+    )
+    .await
+    .0
 }
 
-/// Like [`within`], polling every 10 ms, with the time `check` took to pass
-/// counted from `since`: how long a change took to reach the other instance.
-async fn within_timed<T, F, Fut>(since: Instant, what: &str, mut check: F) -> (T, Duration)
+/// Like [`within`] for at most 5 s, polling every 10 ms, with the time `check`
+/// took to pass counted from `since`: how long a change took to reach the
+/// other instance.
+async fn within_timed<T, F, Fut>(since: Instant, what: &str, check: F) -> (T, Duration)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = since + Duration::from_secs(5);
+    poll(
+        since,
+        Duration::from_secs(5),
+        Duration::from_millis(10),
+        what,
+        check,
+    )
+    .await
+}
+
+/// Calls `check` every `every` until it returns `Some`, failing the test when
+/// `limit` has passed since `since`; gives the value and the time since `since`.
+async fn poll<T, F, Fut>(
+    since: Instant,
+    limit: Duration,
+    every: Duration,
+    what: &str,
+    mut check: F,
+) -> (T, Duration)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
     loop {
         if let Some(v) = check().await {
             return (v, since.elapsed());
         }
-        assert!(Instant::now() < deadline, "{what}: not within 5 s");
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(since.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(every).await;
     }
 }
 
